@@ -12,12 +12,19 @@ pub mod codegen;
 pub mod envelope;
 pub mod error;
 pub mod message;
+pub mod store;
 pub mod transport;
 pub mod wire;
 
 pub use envelope::Envelope;
 pub use error::{Error, HandlerError};
 pub use message::{decode_json, encode_json, ChannelMessage, Headers};
+pub use store::{
+    open, AnyStore, AppendResult, CheckpointStore, DecodePolicy, EventStore, ExpectedVersion, Filter, MemoryStore,
+    NewEvent, RecordedEvent, SnapshotStore, StartFrom, StoreSubscription, StoredSnapshot, TypedSubscription,
+};
+#[cfg(feature = "sqlite")]
+pub use store::{SqliteOptions, SqliteStore, Synchronous};
 pub use transport::{Receipt, SendOptions, Sink, Subscription};
 
 pub use serde;
