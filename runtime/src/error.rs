@@ -67,6 +67,13 @@ pub enum Error {
     /// A store URL names a scheme this build does not support, or is malformed.
     #[error("unsupported store url `{url}`: {reason}")]
     UnsupportedStore { url: String, reason: String },
+    /// A command was refused by [`crate::fold::Decide::decide`]; nothing was appended.
+    #[error("command rejected for stream {stream_id}: {source}")]
+    Rejected {
+        stream_id: String,
+        #[source]
+        source: HandlerError,
+    },
     /// The storage backend failed (I/O, SQLite, a lost worker thread).
     #[error("{backend} store failed: {source}")]
     Storage {

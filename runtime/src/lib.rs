@@ -11,14 +11,21 @@
 pub mod codegen;
 pub mod envelope;
 pub mod error;
+pub mod fold;
 pub mod message;
+pub mod projection;
 pub mod store;
 pub mod transport;
 pub mod wire;
 
 pub use envelope::Envelope;
 pub use error::{Error, HandlerError};
+pub use fold::{
+    entity_key, execute, fold, fold_by_correlation, fold_onto, rebuild_all, replay, replay_snapshotted, replay_with,
+    Aggregate, Decide, Executed, SnapshotState,
+};
 pub use message::{decode_json, encode_json, ChannelMessage, Headers};
+pub use projection::{Projection, Projector};
 pub use store::{
     open, AnyStore, AppendResult, CheckpointStore, DecodePolicy, EventStore, ExpectedVersion, Filter, MemoryStore,
     NewEvent, RecordedEvent, SnapshotStore, StartFrom, StoreSubscription, StoredSnapshot, TypedSubscription,

@@ -251,3 +251,39 @@ impl<'de, E: de::Error> Deserializer<'de> for JsonValue<E> {
     }
 }
 
+
+/// The correlation id in `headers` at JSON `pointer`, for generated `correlation_id`s.
+pub fn correlation_in_headers(headers: &crate::Headers, pointer: &str) -> Option<String> {
+    let mut tokens = pointer.split('/').skip(1);
+    let first = tokens.next()?.replace("~1", "/").replace("~0", "~");
+    let rest: String = tokens.map(|t| format!("/{t}")).collect();
+    correlation_text(headers.get(&first)?.pointer(&rest)?)
+}
+
+/// The correlation id in the JSON form of `payload` at JSON `pointer`.
+pub fn correlation_in_payload<T: serde::Serialize + ?Sized>(payload: &T, pointer: &str) -> Option<String> {
+    let value = serde_json::to_value(payload).ok()?;
+    correlation_text(value.pointer(pointer)?)
+}
+
+/// A correlation id as text: strings as they are, numbers and booleans printed, `null` none.
+fn correlation_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+/// Adds the properties of typed `headers` (a message's `headers` type) to `into`.
+pub fn merge_headers<T: serde::Serialize>(into: &mut crate::Headers, headers: &T, message: &str) -> Result<(), crate::Error> {
+    let encode = |source| crate::Error::Encode { name: message.to_owned(), source };
+    match serde_json::to_value(headers).map_err(encode)? {
+        serde_json::Value::Object(map) => into.extend(map),
+        serde_json::Value::Null => {}
+        other => {
+            into.insert("headers".to_owned(), other);
+        }
+    }
+    Ok(())
+}
