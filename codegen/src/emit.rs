@@ -1,0 +1,719 @@
+//! Stage 4: Rust tokens from the model. No I/O, no decisions about names.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote};
+use serde_json::Value;
+
+use crate::ir::types::{ConstField, Field, Prim, StructDef};
+use crate::ir::{ChannelIr, ConsumerIr, CorrelationIr, Leaf, MessageIr, Model, PublisherIr, TypeDef, TypeKind, TypeRef, TypeSpace};
+
+/// The tokens of the whole output.
+pub fn emit(model: &Model) -> TokenStream {
+    let channels = model.channels.iter().map(|c| channel(model, c));
+    quote! { #(#channels)* }
+}
+
+/// An identifier the sanitizer produced (always valid; anything else would be a generator bug,
+/// which shows up as an `internal` error when the output is parsed, never as a panic).
+fn ident(name: &str) -> Ident {
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name != "_";
+    Ident::new(if valid { name } else { "invalid_identifier" }, Span::call_site())
+}
+
+/// `#[doc]` attributes for a description. Code blocks become `text` blocks and indentation is
+/// dropped, so that nothing in a document turns into a doctest of the user's crate.
+fn doc(text: Option<&str>) -> TokenStream {
+    let Some(text) = text.map(str::trim).filter(|t| !t.is_empty()) else {
+        return TokenStream::new();
+    };
+    let mut in_fence = false;
+    let lines = text.lines().map(|line| {
+        let trimmed = line.trim();
+        let line = if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            in_fence = !in_fence;
+            if in_fence { "```text".to_owned() } else { "```".to_owned() }
+        } else if in_fence {
+            line.to_owned()
+        } else {
+            trimmed.to_owned()
+        };
+        format!(" {line}")
+    });
+    let lines: Vec<String> = lines.collect();
+    let close = in_fence.then(|| quote! { #[doc = " ```"] });
+    quote! { #(#[doc = #lines])* #close }
+}
+
+fn type_tokens(types: &TypeSpace, ty: &TypeRef) -> TokenStream {
+    match ty {
+        TypeRef::Named(id) => {
+            let name = ident(&types.types[id.0].name);
+            quote! { #name }
+        }
+        TypeRef::Prim(prim) => match prim {
+            Prim::String => quote! { ::std::string::String },
+            Prim::Bool => quote! { bool },
+            Prim::I8 => quote! { i8 },
+            Prim::I16 => quote! { i16 },
+            Prim::I32 => quote! { i32 },
+            Prim::I64 => quote! { i64 },
+            Prim::U8 => quote! { u8 },
+            Prim::U16 => quote! { u16 },
+            Prim::U32 => quote! { u32 },
+            Prim::U64 => quote! { u64 },
+            Prim::F32 => quote! { f32 },
+            Prim::F64 => quote! { f64 },
+            Prim::Unit => quote! { () },
+        },
+        TypeRef::Json => quote! { ::eventfold::codegen::serde_json::Value },
+        TypeRef::JsonObject => quote! {
+            ::eventfold::codegen::serde_json::Map<::std::string::String, ::eventfold::codegen::serde_json::Value>
+        },
+        TypeRef::Option(inner) => {
+            let inner = type_tokens(types, inner);
+            quote! { ::core::option::Option<#inner> }
+        }
+        TypeRef::Vec(inner) => {
+            let inner = type_tokens(types, inner);
+            quote! { ::std::vec::Vec<#inner> }
+        }
+        TypeRef::Map(inner) => {
+            let inner = type_tokens(types, inner);
+            quote! { ::std::collections::BTreeMap<::std::string::String, #inner> }
+        }
+        TypeRef::Box(inner) => {
+            let inner = type_tokens(types, inner);
+            quote! { ::std::boxed::Box<#inner> }
+        }
+    }
+}
+
+const SERDE_CRATE: &str = "::eventfold::codegen::serde";
+
+fn serde_derives(ser: bool, de: bool) -> TokenStream {
+    let ser = ser.then(|| quote! { ::eventfold::codegen::serde::Serialize, });
+    let de = de.then(|| quote! { ::eventfold::codegen::serde::Deserialize, });
+    quote! { #ser #de }
+}
+
+fn channel(model: &Model, channel: &ChannelIr) -> TokenStream {
+    let types = &model.types;
+    let module = ident(&channel.module);
+    let id = &channel.id;
+    let heading = match &channel.address {
+        Some(address) => format!(" Channel `{id}`, at address `{address}`."),
+        None => format!(" Channel `{id}`."),
+    };
+    let description = doc(channel.doc.as_deref());
+    let address = channel.address.as_ref().map(|a| {
+        quote! {
+            /// The channel's address.
+            pub const ADDRESS: &str = #a;
+        }
+    });
+    let reexports = channel.reexports.iter().map(|id| {
+        let def = &types.types[id.0];
+        let name = ident(&def.name);
+        let home = ident(model.channels.get(def.home).map_or("", |c| c.module.as_str()));
+        quote! { pub use super::#home::#name; }
+    });
+    let own = channel.own_types.iter().map(|id| type_def(types, &types.types[id.0]));
+    let message_enum = message_enum(types, channel);
+    let publishers = channel.publishers.iter().map(|p| publisher(types, channel, p));
+    let consumers = channel.consumers.iter().map(|c| consumer(types, channel, c));
+    quote! {
+        #[doc = #heading]
+        #[doc = ""]
+        #description
+        #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::large_enum_variant)]
+        pub mod #module {
+            /// The channel's id in its document.
+            pub const CHANNEL: &str = #id;
+            #address
+            #(#reexports)*
+            #(#own)*
+            #message_enum
+            #(#publishers)*
+            #(#consumers)*
+        }
+    }
+}
+
+fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
+    let name = ident(&def.name);
+    let docs = doc(def.doc.as_deref());
+    match &def.kind {
+        TypeKind::Struct(s) if s.consts.is_empty() => derived_struct(types, &name, &docs, s),
+        TypeKind::Struct(s) => const_struct(types, &name, &docs, s),
+        TypeKind::Enum(variants) => {
+            let names: Vec<Ident> = variants.iter().map(|v| ident(&v.name)).collect();
+            let values: Vec<&String> = variants.iter().map(|v| &v.value).collect();
+            let derives = serde_derives(true, true);
+            quote! {
+                #docs
+                #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::marker::Copy, ::core::cmp::PartialEq,
+                    ::core::cmp::Eq, ::core::hash::Hash, ::core::cmp::PartialOrd, ::core::cmp::Ord, #derives)]
+                #[serde(crate = #SERDE_CRATE)]
+                pub enum #name {
+                    #( #[serde(rename = #values)] #names, )*
+                }
+                impl #name {
+                    /// The value as it is written on the wire.
+                    pub fn as_str(&self) -> &'static str {
+                        match self { #( Self::#names => #values, )* }
+                    }
+                }
+                impl ::core::fmt::Display for #name {
+                    fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str(self.as_str())
+                    }
+                }
+            }
+        }
+        TypeKind::Union(variants) => {
+            let names = variants.iter().map(|v| ident(&v.name));
+            let tys = variants.iter().map(|v| type_tokens(types, &v.ty));
+            let derives = serde_derives(true, true);
+            quote! {
+                #docs
+                #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #derives)]
+                #[serde(crate = #SERDE_CRATE, untagged)]
+                pub enum #name {
+                    #( #names(#tys), )*
+                }
+            }
+        }
+        TypeKind::Alias(inner) => {
+            let inner = type_tokens(types, inner);
+            quote! { #docs pub type #name = #inner; }
+        }
+        TypeKind::Newtype(inner) => {
+            let inner = type_tokens(types, inner);
+            let derives = serde_derives(true, true);
+            quote! {
+                #docs
+                #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #derives)]
+                #[serde(crate = #SERDE_CRATE, transparent)]
+                pub struct #name(pub #inner);
+            }
+        }
+        TypeKind::Pending => TokenStream::new(),
+    }
+}
+
+/// The `#[serde]` attributes of a field as serde's derive sees it.
+fn field_attrs(field: &Field) -> TokenStream {
+    let rename = (field.wire != field.name).then(|| {
+        let wire = &field.wire;
+        quote! { #[serde(rename = #wire)] }
+    });
+    let optional = (!field.required && matches!(field.ty, TypeRef::Option(_)))
+        .then(|| quote! { #[serde(default, skip_serializing_if = "::core::option::Option::is_none")] });
+    quote! { #rename #optional }
+}
+
+fn derived_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &StructDef) -> TokenStream {
+    let fields = def.fields.iter().map(|f| {
+        let attrs = field_attrs(f);
+        let field_doc = doc(f.doc.as_deref());
+        let field_name = ident(&f.name);
+        let ty = type_tokens(types, &f.ty);
+        quote! { #field_doc #attrs pub #field_name: #ty, }
+    });
+    let extra = def.extra.as_ref().map(|(field, ty)| {
+        let field = ident(field);
+        let ty = type_tokens(types, ty);
+        quote! {
+            /// Properties not listed above.
+            #[serde(flatten)]
+            pub #field: #ty,
+        }
+    });
+    let derives = serde_derives(true, true);
+    quote! {
+        #docs
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #derives)]
+        #[serde(crate = #SERDE_CRATE)]
+        pub struct #name {
+            #(#fields)*
+            #extra
+        }
+    }
+}
+
+/// A struct with constant properties: they are not fields; the type's own serializer writes
+/// them first and its deserializer checks them.
+fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &StructDef) -> TokenStream {
+    let plain = derived_struct_without_derive(types, name, docs, def);
+    let const_items = def.consts.iter().map(|c| {
+        let const_name = ident(&c.name);
+        let wire = &c.wire;
+        let text = format!(" The constant value of `{wire}`.");
+        match &c.value {
+            Value::String(s) => quote! { #[doc = #text] pub const #const_name: &'static str = #s; },
+            Value::Bool(b) => quote! { #[doc = #text] pub const #const_name: bool = #b; },
+            Value::Number(n) => {
+                let literal = n.to_string();
+                if let Some(i) = n.as_i64() {
+                    quote! { #[doc = #text] pub const #const_name: i64 = #i; }
+                } else if let Some(u) = n.as_u64() {
+                    quote! { #[doc = #text] pub const #const_name: u64 = #u; }
+                } else {
+                    let f = n.as_f64().unwrap_or_default();
+                    let _ = literal;
+                    quote! { #[doc = #text] pub const #const_name: f64 = #f; }
+                }
+            }
+            _ => TokenStream::new(),
+        }
+    });
+    let write_consts = def.consts.iter().map(|c| {
+        let wire = &c.wire;
+        let value = const_value_tokens(c);
+        quote! { map.serialize_entry(#wire, #value)?; }
+    });
+    let write_fields = def.fields.iter().map(|f| {
+        let wire = &f.wire;
+        let field = ident(&f.name);
+        if !f.required && matches!(f.ty, TypeRef::Option(_)) {
+            quote! { if let ::core::option::Option::Some(value) = &self.#field { map.serialize_entry(#wire, value)?; } }
+        } else {
+            quote! { map.serialize_entry(#wire, &self.#field)?; }
+        }
+    });
+    let write_extra = def.extra.as_ref().map(|(field, _)| {
+        let field = ident(field);
+        quote! { for (key, value) in &self.#field { map.serialize_entry(key, value)?; } }
+    });
+    let wire_consts = def.consts.iter().map(|c| {
+        let wire = &c.wire;
+        let field = format_ident!("_const_{}", c.name.to_lowercase());
+        let check = format!("check_{}", c.name.to_lowercase());
+        let default = (!c.required).then(|| quote! { default, });
+        quote! { #[serde(rename = #wire, #default deserialize_with = #check)] #field: (), }
+    });
+    let checks = def.consts.iter().map(|c| {
+        let check = format_ident!("check_{}", c.name.to_lowercase());
+        let body = match &c.value {
+            Value::String(s) => quote! { ::eventfold::codegen::wire::expect_str(deserializer, #s) },
+            other => {
+                let text = other.to_string();
+                quote! { ::eventfold::codegen::wire::expect_value(deserializer, #text) }
+            }
+        };
+        quote! {
+            fn #check<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(deserializer: D)
+                -> ::core::result::Result<(), D::Error> { #body }
+        }
+    });
+    let wire_fields = def.fields.iter().map(|f| {
+        let attrs = field_attrs(f);
+        let field = ident(&f.name);
+        let ty = type_tokens(types, &f.ty);
+        quote! { #attrs #field: #ty, }
+    });
+    let wire_extra = def.extra.as_ref().map(|(field, ty)| {
+        let field = ident(field);
+        let ty = type_tokens(types, ty);
+        quote! { #[serde(flatten)] #field: #ty, }
+    });
+    let moves = def.fields.iter().map(|f| ident(&f.name)).chain(def.extra.as_ref().map(|(f, _)| ident(f)));
+    let moves: Vec<Ident> = moves.collect();
+    quote! {
+        #plain
+        impl #name {
+            #(#const_items)*
+        }
+        impl ::eventfold::codegen::serde::Serialize for #name {
+            fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
+                -> ::core::result::Result<S::Ok, S::Error>
+            {
+                use ::eventfold::codegen::serde::ser::SerializeMap as _;
+                let mut map = serializer.serialize_map(::core::option::Option::None)?;
+                #(#write_consts)*
+                #(#write_fields)*
+                #write_extra
+                map.end()
+            }
+        }
+        impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(deserializer: D)
+                -> ::core::result::Result<Self, D::Error>
+            {
+                #[derive(::eventfold::codegen::serde::Deserialize)]
+                #[serde(crate = #SERDE_CRATE)]
+                struct Wire {
+                    #(#wire_consts)*
+                    #(#wire_fields)*
+                    #wire_extra
+                }
+                #(#checks)*
+                let wire = <Wire as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer)?;
+                ::core::result::Result::Ok(Self { #( #moves: wire.#moves, )* })
+            }
+        }
+    }
+}
+
+fn const_value_tokens(c: &ConstField) -> TokenStream {
+    match &c.value {
+        Value::String(s) => quote! { #s },
+        Value::Bool(b) => quote! { &#b },
+        other => {
+            let text = other.to_string();
+            quote! { &::eventfold::codegen::wire::const_value(#text) }
+        }
+    }
+}
+
+/// The struct declaration alone, for types whose serde impls are written out.
+fn derived_struct_without_derive(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &StructDef) -> TokenStream {
+    let fields = def.fields.iter().map(|f| {
+        let field_doc = doc(f.doc.as_deref());
+        let field_name = ident(&f.name);
+        let ty = type_tokens(types, &f.ty);
+        quote! { #field_doc pub #field_name: #ty, }
+    });
+    let extra = def.extra.as_ref().map(|(field, ty)| {
+        let field = ident(field);
+        let ty = type_tokens(types, ty);
+        quote! {
+            /// Properties not listed above.
+            pub #field: #ty,
+        }
+    });
+    quote! {
+        #docs
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+        pub struct #name {
+            #(#fields)*
+            #extra
+        }
+    }
+}
+
+fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
+    let id = &channel.id;
+    let variants: Vec<Ident> = channel.messages.iter().map(|m| ident(&m.variant)).collect();
+    let payloads: Vec<TokenStream> = channel.messages.iter().map(|m| type_tokens(types, &m.payload)).collect();
+    let keys: Vec<&String> = channel.messages.iter().map(|m| &m.key).collect();
+    let docs = channel.messages.iter().map(|m| {
+        let heading = format!(" `{}`", m.key);
+        let body = doc(m.doc.as_deref());
+        let spacer = (!body.is_empty()).then(|| quote! { #[doc = ""] });
+        quote! { #[doc = #heading] #spacer #body }
+    });
+    let address = match &channel.address {
+        Some(a) => quote! { ::core::option::Option::Some(#a) },
+        None => quote! { ::core::option::Option::None },
+    };
+    let heading = format!(" The messages of channel `{id}`, one variant each.");
+    let wire_doc = match &channel.discriminator {
+        Some(tag) => format!(" On the wire a message is its bare payload; its `{tag}` property tells which it is."),
+        None if channel.messages.len() == 1 => " On the wire a message is its bare payload.".to_owned(),
+        None => " On the wire a message is its bare payload; its name travels beside it, and decoding is by name \
+                 ([`ChannelMessage::deserialize_named`](::eventfold::codegen::ChannelMessage::deserialize_named))."
+            .to_owned(),
+    };
+    let correlation_arms = channel.messages.iter().map(|m| {
+        let variant = ident(&m.variant);
+        correlation_arm(&variant, m)
+    });
+    let uses_headers = channel.messages.iter().any(|m| matches!(m.correlation, Some(CorrelationIr::HeaderPointer(_))));
+    let headers_param = if uses_headers { quote! { headers } } else { quote! { _headers } };
+    let deserialize = deserialize_impl(channel, &variants, &payloads);
+    let froms = channel.messages.iter().enumerate().filter_map(|(i, m)| {
+        let unique = channel.messages.iter().filter(|o| o.payload == m.payload).count() == 1;
+        let named = matches!(m.payload, TypeRef::Named(_));
+        (unique && named).then(|| {
+            let variant = &variants[i];
+            let payload = &payloads[i];
+            quote! {
+                impl ::core::convert::From<#payload> for Message {
+                    fn from(payload: #payload) -> Self { Self::#variant(payload) }
+                }
+            }
+        })
+    });
+    let matches_self = if channel.messages.is_empty() { quote! { *self } } else { quote! { self } };
+    quote! {
+        #[doc = #heading]
+        #[doc = ""]
+        #[doc = #wire_doc]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+        pub enum Message {
+            #( #docs #variants(#payloads), )*
+        }
+
+        impl ::eventfold::codegen::serde::Serialize for Message {
+            fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
+                -> ::core::result::Result<S::Ok, S::Error>
+            {
+                match #matches_self {
+                    #( Self::#variants(payload) => ::eventfold::codegen::serde::Serialize::serialize(payload, serializer), )*
+                }
+            }
+        }
+
+        impl ::eventfold::codegen::ChannelMessage for Message {
+            const CHANNEL: &'static str = #id;
+            const ADDRESS: ::core::option::Option<&'static str> = #address;
+            const NAMES: &'static [&'static str] = &[#(#keys),*];
+
+            fn name(&self) -> &'static str {
+                match #matches_self {
+                    #( Self::#variants(_) => #keys, )*
+                }
+            }
+
+            fn correlation_id(&self, #headers_param: &::eventfold::codegen::Headers) -> ::core::option::Option<::std::string::String> {
+                match #matches_self {
+                    #(#correlation_arms)*
+                }
+            }
+
+            fn deserialize_named<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(name: &str, deserializer: D)
+                -> ::core::result::Result<Self, D::Error>
+            {
+                match name {
+                    #( #keys => <#payloads as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer).map(Self::#variants), )*
+                    _ => {
+                        let _ = deserializer;
+                        ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(name, Self::NAMES))
+                    }
+                }
+            }
+        }
+
+        #deserialize
+        #(#froms)*
+    }
+}
+
+fn correlation_arm(variant: &Ident, message: &MessageIr) -> TokenStream {
+    match &message.correlation {
+        None => quote! { Self::#variant(_) => ::core::option::Option::None, },
+        Some(CorrelationIr::Constant(value)) => {
+            quote! { Self::#variant(_) => ::core::option::Option::Some(::std::string::String::from(#value)), }
+        }
+        Some(CorrelationIr::HeaderPointer(pointer)) => {
+            quote! { Self::#variant(_) => ::eventfold::codegen::wire::correlation_in_headers(headers, #pointer), }
+        }
+        Some(CorrelationIr::PayloadPointer(pointer)) => {
+            quote! { Self::#variant(payload) => ::eventfold::codegen::wire::correlation_in_payload(payload, #pointer), }
+        }
+        Some(CorrelationIr::Fields { steps, leaf }) => {
+            let mut body = TokenStream::new();
+            let mut current = quote! { payload };
+            for step in steps {
+                let field = ident(&step.field);
+                body.extend(if step.optional {
+                    quote! { let value = #current.#field.as_ref()?; }
+                } else {
+                    quote! { let value = &#current.#field; }
+                });
+                current = quote! { value };
+            }
+            let finish = match leaf {
+                Leaf::Display => quote! { ::core::option::Option::Some(::std::string::ToString::to_string(value)) },
+                Leaf::Json => quote! { ::eventfold::codegen::wire::correlation_in_payload(value, "") },
+            };
+            quote! { Self::#variant(payload) => { #body #finish } }
+        }
+    }
+}
+
+fn deserialize_impl(channel: &ChannelIr, variants: &[Ident], payloads: &[TokenStream]) -> TokenStream {
+    if let Some(tag) = &channel.discriminator {
+        let tags: Vec<&String> = channel.messages.iter().filter_map(|m| m.tag.as_ref()).collect();
+        return quote! {
+            impl ::eventfold::codegen::wire::Tagged for Message {
+                const TAG: &'static str = #tag;
+                const TAGS: &'static [&'static str] = &[#(#tags),*];
+
+                fn deserialize_tag<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(tag: &str, deserializer: D)
+                    -> ::core::result::Result<Self, D::Error>
+                {
+                    match tag {
+                        #( #tags => <#payloads as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer).map(Self::#variants), )*
+                        _ => {
+                            let _ = deserializer;
+                            ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(tag, Self::TAGS))
+                        }
+                    }
+                }
+            }
+
+            impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Message {
+                fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(deserializer: D)
+                    -> ::core::result::Result<Self, D::Error>
+                {
+                    ::eventfold::codegen::wire::deserialize_tagged(deserializer)
+                }
+            }
+        };
+    }
+    if let ([variant], [payload]) = (variants, payloads) {
+        return quote! {
+            impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Message {
+                fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(deserializer: D)
+                    -> ::core::result::Result<Self, D::Error>
+                {
+                    <#payload as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer).map(Self::#variant)
+                }
+            }
+        };
+    }
+    TokenStream::new()
+}
+
+fn publisher(types: &TypeSpace, channel: &ChannelIr, publisher: &PublisherIr) -> TokenStream {
+    let name = ident(&publisher.name);
+    let heading = format!(" Sends the messages of operation `{}` on channel `{}`.", publisher.operation, channel.id);
+    let docs = doc(publisher.doc.as_deref());
+    let spacer = (!docs.is_empty()).then(|| quote! { #[doc = ""] });
+    let methods = publisher.methods.iter().map(|method| {
+        let message = &channel.messages[method.message];
+        let variant = ident(&message.variant);
+        let payload = type_tokens(types, &message.payload);
+        let send = ident(&method.send);
+        let send_with = ident(&method.send_with);
+        let send_doc = format!(" Sends `{}`.", message.key);
+        let with_doc = format!(" Sends `{}` with the given options (event id, correlation, causation, headers).", message.key);
+        match &message.headers {
+            None => quote! {
+                #[doc = #send_doc]
+                pub async fn #send(&self, payload: #payload)
+                    -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
+                {
+                    self.#send_with(payload, ::core::default::Default::default()).await
+                }
+
+                #[doc = #with_doc]
+                pub async fn #send_with(&self, payload: #payload, options: ::eventfold::codegen::SendOptions)
+                    -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
+                {
+                    self.sink.send(Message::#variant(payload), options).await
+                }
+            },
+            Some(headers) => {
+                let headers = type_tokens(types, headers);
+                let key = &message.key;
+                quote! {
+                    #[doc = #send_doc]
+                    pub async fn #send(&self, payload: #payload, headers: #headers)
+                        -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
+                    {
+                        self.#send_with(payload, headers, ::core::default::Default::default()).await
+                    }
+
+                    #[doc = #with_doc]
+                    #[doc = ""]
+                    #[doc = " The typed headers are added to `options.headers`."]
+                    pub async fn #send_with(&self, payload: #payload, headers: #headers, mut options: ::eventfold::codegen::SendOptions)
+                        -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
+                    {
+                        ::eventfold::codegen::wire::merge_headers(&mut options.headers, &headers, #key)?;
+                        self.sink.send(Message::#variant(payload), options).await
+                    }
+                }
+            }
+        }
+    });
+    quote! {
+        #[doc = #heading]
+        #spacer
+        #docs
+        #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+        pub struct #name<S> {
+            sink: S,
+        }
+
+        impl<S: ::eventfold::codegen::Sink<Message>> #name<S> {
+            /// A publisher that sends to `sink`.
+            pub fn new(sink: S) -> Self {
+                Self { sink }
+            }
+
+            /// The sink it sends to.
+            pub fn sink(&self) -> &S {
+                &self.sink
+            }
+
+            /// Gives the sink back.
+            pub fn into_sink(self) -> S {
+                self.sink
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+fn consumer(types: &TypeSpace, channel: &ChannelIr, consumer: &ConsumerIr) -> TokenStream {
+    let trait_name = ident(&consumer.trait_name);
+    let runner = ident(&consumer.runner);
+    let heading = format!(" Handles the messages of operation `{}` on channel `{}`.", consumer.operation, channel.id);
+    let runner_doc = format!(
+        " Drives a [`{}`] from `subscription` until it ends, acknowledging each message once handled.",
+        consumer.trait_name
+    );
+    let docs = doc(consumer.doc.as_deref());
+    let spacer = (!docs.is_empty()).then(|| quote! { #[doc = ""] });
+    let messages: Vec<&MessageIr> = consumer.messages.iter().map(|&m| &channel.messages[m]).collect();
+    let methods = messages.iter().map(|m| {
+        let method = ident(&m.method);
+        let payload = type_tokens(types, &m.payload);
+        let method_doc = format!(" Handles one `{}`.", m.key);
+        quote! {
+            #[doc = #method_doc]
+            fn #method(
+                &mut self,
+                message: &#payload,
+                envelope: &::eventfold::codegen::Envelope<Message>,
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::eventfold::codegen::HandlerError>> + ::core::marker::Send;
+        }
+    });
+    let arms = messages.iter().map(|m| {
+        let variant = ident(&m.variant);
+        let method = ident(&m.method);
+        quote! { Message::#variant(payload) => handler.#method(payload, &envelope).await, }
+    });
+    let rest = (messages.len() < channel.messages.len()).then(|| quote! { _ => ::core::result::Result::Ok(()), });
+    quote! {
+        #[doc = #heading]
+        #spacer
+        #docs
+        pub trait #trait_name: ::core::marker::Send {
+            #(#methods)*
+        }
+
+        #[doc = #runner_doc]
+        #[doc = ""]
+        #[doc = " Messages of the channel that this operation does not receive are acknowledged and skipped."]
+        pub async fn #runner<S, H>(mut subscription: S, mut handler: H) -> ::core::result::Result<(), ::eventfold::codegen::Error>
+        where
+            S: ::eventfold::codegen::Subscription<Message>,
+            H: #trait_name,
+        {
+            while let ::core::option::Option::Some(next) = subscription.next().await {
+                let envelope = next?;
+                let handled = match &envelope.message {
+                    #(#arms)*
+                    #rest
+                };
+                if let ::core::result::Result::Err(source) = handled {
+                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                        stream_id: envelope.stream_id.clone(),
+                        stream_version: envelope.stream_version,
+                        source,
+                    });
+                }
+                subscription.ack(&envelope).await?;
+            }
+            ::core::result::Result::Ok(())
+        }
+    }
+}

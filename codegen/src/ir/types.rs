@@ -1,0 +1,509 @@
+//! The type space: every Rust type the payload and header schemas become, named once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::names::{sanitize, Case, Namespace};
+use crate::error::{ErrorKind, Result};
+use crate::load::{Loader, Node};
+use crate::spec::{Additional, JsonType, Schema, SchemaId, Schemas};
+
+/// Index of a named type in the [`TypeSpace`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TypeId(pub usize);
+
+/// A Rust type as it is written where it is used.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeRef {
+    Named(TypeId),
+    Prim(Prim),
+    /// Any JSON value.
+    Json,
+    /// A JSON object with any values.
+    JsonObject,
+    Option(Box<TypeRef>),
+    Vec(Box<TypeRef>),
+    /// A map from string keys.
+    Map(Box<TypeRef>),
+    /// A boxed value, to break a recursive type.
+    Box(Box<TypeRef>),
+}
+
+/// A primitive Rust type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prim {
+    String,
+    Bool,
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    U64,
+    F32,
+    F64,
+    /// `null` as the only value.
+    Unit,
+}
+
+/// A named type.
+#[derive(Debug, Clone)]
+pub struct TypeDef {
+    pub name: String,
+    pub doc: Option<String>,
+    pub kind: TypeKind,
+    /// The schema it was made from.
+    pub origin: Node,
+    /// The channel whose module defines it (others re-export it).
+    pub home: usize,
+}
+
+/// What a named type is.
+#[derive(Debug, Clone)]
+pub enum TypeKind {
+    /// Being built; never seen after the type space is finished.
+    Pending,
+    Struct(StructDef),
+    /// A string enum.
+    Enum(Vec<EnumVariant>),
+    /// An untagged union of alternatives (`oneOf` / `anyOf`).
+    Union(Vec<UnionVariant>),
+    /// A named schema that is another type: `pub type Name = ...;`.
+    Alias(TypeRef),
+    /// Like an alias, for a type that refers to itself: `pub struct Name(pub ...);`.
+    Newtype(TypeRef),
+}
+
+/// An object type.
+#[derive(Debug, Clone, Default)]
+pub struct StructDef {
+    pub fields: Vec<Field>,
+    /// Properties with a single allowed value: not fields, written and checked by the type itself.
+    pub consts: Vec<ConstField>,
+    /// `additionalProperties` with a schema: the other properties, collected in a map.
+    pub extra: Option<(String, TypeRef)>,
+}
+
+/// One field of a struct.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The Rust name.
+    pub name: String,
+    /// The property name on the wire.
+    pub wire: String,
+    pub ty: TypeRef,
+    /// Whether the property is required (optional ones are `Option`s, skipped when `None`).
+    pub required: bool,
+    pub doc: Option<String>,
+}
+
+/// A property with one allowed value.
+#[derive(Debug, Clone)]
+pub struct ConstField {
+    /// The associated constant's name (`EVENT_TYPE`).
+    pub name: String,
+    pub wire: String,
+    pub value: Value,
+    pub required: bool,
+}
+
+/// One value of a string enum.
+#[derive(Debug, Clone)]
+pub struct EnumVariant {
+    pub name: String,
+    pub value: String,
+}
+
+/// One alternative of a union.
+#[derive(Debug, Clone)]
+pub struct UnionVariant {
+    pub name: String,
+    pub ty: TypeRef,
+}
+
+/// All named types of one generation run, and the names they hold.
+#[derive(Debug, Default)]
+pub struct TypeSpace {
+    pub types: Vec<TypeDef>,
+    by_schema: BTreeMap<SchemaId, TypeId>,
+    /// Type names are unique across the whole output, so any module can re-export any type.
+    pub names: Namespace,
+    /// The channel whose types are being built.
+    current_home: usize,
+}
+
+/// Deepest nesting of inline schemas turned into types.
+const MAX_DEPTH: usize = 128;
+
+impl TypeSpace {
+    /// Sets the channel that types made from now on belong to.
+    pub fn set_home(&mut self, channel: usize) {
+        self.current_home = channel;
+    }
+
+    /// The Rust type for schema `id`; `hint` names it if it becomes a new named type.
+    pub fn type_of(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, hint: &str) -> Result<TypeRef> {
+        self.type_at(loader, schemas, id, hint, 0)
+    }
+
+    fn type_at(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, hint: &str, depth: usize) -> Result<TypeRef> {
+        let schema = &schemas[id];
+        if depth > MAX_DEPTH {
+            return Err(loader.error(&schema.node, ErrorKind::TooDeep, "schemas are nested too deeply here"));
+        }
+        if let Some(existing) = self.by_schema.get(&id) {
+            return Ok(TypeRef::Named(*existing));
+        }
+        let nullable = schema.nullable || schema.types.contains(&JsonType::Null) || enum_allows_null(schema);
+        let wrap = |ty: TypeRef| if nullable && !matches!(ty, TypeRef::Option(_) | TypeRef::Json) { TypeRef::Option(Box::new(ty)) } else { ty };
+        if schema.never {
+            return Ok(TypeRef::Json);
+        }
+        if let Some(shape) = self.named_shape(schema) {
+            let name = schema.component_name.as_deref().unwrap_or(hint);
+            let type_id = self.reserve(id, schema, name);
+            let kind = match shape {
+                Shape::Struct => TypeKind::Struct(self.struct_def(loader, schemas, id, type_id, depth)?),
+                Shape::Enum => TypeKind::Enum(self.enum_def(schema)),
+                Shape::Union => TypeKind::Union(self.union_def(loader, schemas, id, type_id, depth)?),
+                Shape::Alias => {
+                    let name = self.types[type_id.0].name.clone();
+                    let inner = self.anonymous(loader, schemas, id, &name, depth)?;
+                    if references(&inner, type_id) { TypeKind::Newtype(inner) } else { TypeKind::Alias(inner) }
+                }
+            };
+            self.types[type_id.0].kind = kind;
+            return Ok(wrap(TypeRef::Named(type_id)));
+        }
+        let inner = self.anonymous(loader, schemas, id, hint, depth)?;
+        Ok(wrap(inner))
+    }
+
+    /// What named type, if any, schema `schema` becomes.
+    fn named_shape(&self, schema: &Schema) -> Option<Shape> {
+        if string_enum(schema).is_some() && schema.single_value().is_none() {
+            return Some(Shape::Enum);
+        }
+        if !schema.one_of.is_empty() || !schema.any_of.is_empty() {
+            return Some(Shape::Union);
+        }
+        let is_object = schema.types.contains(&JsonType::Object) || schema.types.is_empty();
+        if is_object && (!schema.properties.is_empty() || !schema.all_of.is_empty()) && non_null_types(schema) <= 1 {
+            return Some(Shape::Struct);
+        }
+        schema.component_name.as_ref().map(|_| Shape::Alias)
+    }
+
+    fn reserve(&mut self, id: SchemaId, schema: &Schema, name: &str) -> TypeId {
+        let wanted = sanitize(name, Case::Pascal, "Type");
+        let name = self.names.claim(&wanted, Case::Pascal);
+        let type_id = TypeId(self.types.len());
+        self.types.push(TypeDef {
+            name,
+            doc: schema.description.clone().or_else(|| schema.title.clone()),
+            kind: TypeKind::Pending,
+            origin: schema.node.clone(),
+            home: self.current_home,
+        });
+        self.by_schema.insert(id, type_id);
+        type_id
+    }
+
+    /// A schema that is not a named type: a primitive, a list, a map, or any JSON value.
+    fn anonymous(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, hint: &str, depth: usize) -> Result<TypeRef> {
+        let schema = &schemas[id];
+        let types: Vec<JsonType> = schema.types.iter().copied().filter(|t| *t != JsonType::Null).collect();
+        let only = match types.as_slice() {
+            [one] => Some(*one),
+            [] => infer_type(schema),
+            _ => return Ok(TypeRef::Json),
+        };
+        Ok(match only {
+            None => TypeRef::Json,
+            Some(JsonType::Null) => TypeRef::Prim(Prim::Unit),
+            Some(JsonType::Boolean) => TypeRef::Prim(Prim::Bool),
+            Some(JsonType::String) => TypeRef::Prim(Prim::String),
+            Some(JsonType::Integer) => TypeRef::Prim(integer_type(schema)),
+            Some(JsonType::Number) => {
+                TypeRef::Prim(if schema.format.as_deref() == Some("float") { Prim::F32 } else { Prim::F64 })
+            }
+            Some(JsonType::Array) => match schema.items {
+                Some(items) => {
+                    TypeRef::Vec(Box::new(self.type_at(loader, schemas, items, &format!("{hint}Item"), depth + 1)?))
+                }
+                None => TypeRef::Vec(Box::new(TypeRef::Json)),
+            },
+            Some(JsonType::Object) => match schema.additional {
+                Additional::Schema(values) => {
+                    TypeRef::Map(Box::new(self.type_at(loader, schemas, values, &format!("{hint}Value"), depth + 1)?))
+                }
+                _ => TypeRef::JsonObject,
+            },
+        })
+    }
+
+    fn struct_def(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, owner: TypeId, depth: usize) -> Result<StructDef> {
+        let owner_name = self.types[owner.0].name.clone();
+        let mut def = StructDef::default();
+        let mut fields = Namespace::default();
+        let mut consts = Namespace::default();
+        let mut seen = BTreeSet::new();
+        let mut required = BTreeSet::new();
+        let mut properties = Vec::new();
+        let mut additional = Additional::Unspecified;
+        collect_properties(schemas, id, &mut properties, &mut required, &mut additional, &mut BTreeSet::new());
+        for (wire, property) in properties {
+            if !seen.insert(wire.clone()) {
+                continue;
+            }
+            let prop = &schemas[property];
+            if prop.never {
+                continue;
+            }
+            let is_required = required.contains(&wire);
+            if let Some(value) = prop.single_value().filter(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))) {
+                let name = consts.claim(&sanitize(&wire, Case::ShoutySnake, "VALUE"), Case::ShoutySnake);
+                def.consts.push(ConstField { name, wire, value: value.clone(), required: is_required });
+                continue;
+            }
+            let hint = format!("{owner_name}{}", sanitize(&wire, Case::Pascal, "Field"));
+            let ty = self.type_at(loader, schemas, property, &hint, depth + 1)?;
+            let ty = match ty {
+                TypeRef::Option(_) => ty,
+                other if !is_required => TypeRef::Option(Box::new(other)),
+                other => other,
+            };
+            let name = fields.claim(&sanitize(&wire, Case::Snake, "field"), Case::Snake);
+            def.fields.push(Field { name, wire, ty, required: is_required, doc: prop.description.clone() });
+        }
+        if let Additional::Schema(values) = additional {
+            let ty = self.type_at(loader, schemas, values, &format!("{owner_name}Value"), depth + 1)?;
+            let name = fields.claim("additional_properties", Case::Snake);
+            def.extra = Some((name, TypeRef::Map(Box::new(ty))));
+        }
+        Ok(def)
+    }
+
+    fn enum_def(&mut self, schema: &Schema) -> Vec<EnumVariant> {
+        let mut names = Namespace::default();
+        string_enum(schema)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|value| EnumVariant { name: names.claim(&sanitize(&value, Case::Pascal, "Empty"), Case::Pascal), value })
+            .collect()
+    }
+
+    fn union_def(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, owner: TypeId, depth: usize) -> Result<Vec<UnionVariant>> {
+        let owner_name = self.types[owner.0].name.clone();
+        let schema = &schemas[id];
+        let alternatives: Vec<SchemaId> = schema.one_of.iter().chain(&schema.any_of).copied().collect();
+        let mut names = Namespace::default();
+        let mut variants = Vec::new();
+        for (i, alternative) in alternatives.into_iter().enumerate() {
+            let alt = &schemas[alternative];
+            if alt.types == [JsonType::Null] {
+                continue;
+            }
+            let label = alt.component_name.clone().or_else(|| alt.title.clone()).unwrap_or_else(|| format!("Variant{i}"));
+            let ty = self.type_at(loader, schemas, alternative, &format!("{owner_name}{}", sanitize(&label, Case::Pascal, "Variant")), depth + 1)?;
+            let name = names.claim(&sanitize(&label, Case::Pascal, "Variant"), Case::Pascal);
+            variants.push(UnionVariant { name, ty });
+        }
+        if variants.is_empty() {
+            return Err(loader.error(&schema.node, ErrorKind::Unsupported, "a `oneOf`/`anyOf` whose only alternative is `null`"));
+        }
+        Ok(variants)
+    }
+
+    /// Boxes every field that would make a struct contain itself.
+    pub fn box_recursive_fields(&mut self) {
+        for index in 0..self.types.len() {
+            let TypeKind::Struct(def) = &self.types[index].kind else { continue };
+            let mut boxed = Vec::new();
+            for (f, field) in def.fields.iter().enumerate() {
+                if self.reaches_by_value(&field.ty, TypeId(index), &mut BTreeSet::new()) {
+                    boxed.push(f);
+                }
+            }
+            if let TypeKind::Struct(def) = &mut self.types[index].kind {
+                for f in boxed {
+                    let ty = std::mem::replace(&mut def.fields[f].ty, TypeRef::Json);
+                    def.fields[f].ty = match ty {
+                        TypeRef::Option(inner) => TypeRef::Option(Box::new(TypeRef::Box(inner))),
+                        other => TypeRef::Box(Box::new(other)),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Whether a value of `ty` holds a `target` inline (not behind a `Vec`, map or `Box`).
+    fn reaches_by_value(&self, ty: &TypeRef, target: TypeId, visited: &mut BTreeSet<TypeId>) -> bool {
+        match ty {
+            TypeRef::Option(inner) => self.reaches_by_value(inner, target, visited),
+            TypeRef::Named(id) => {
+                if *id == target {
+                    return true;
+                }
+                if !visited.insert(*id) {
+                    return false;
+                }
+                match &self.types[id.0].kind {
+                    TypeKind::Struct(def) => def.fields.iter().any(|f| self.reaches_by_value(&f.ty, target, visited)),
+                    TypeKind::Union(variants) => variants.iter().any(|v| self.reaches_by_value(&v.ty, target, visited)),
+                    TypeKind::Alias(inner) | TypeKind::Newtype(inner) => self.reaches_by_value(inner, target, visited),
+                    TypeKind::Enum(_) | TypeKind::Pending => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
+    /// The named types `ty` mentions, directly or through other named types.
+    pub fn reachable(&self, ty: &TypeRef, out: &mut BTreeSet<TypeId>) {
+        match ty {
+            TypeRef::Named(id) => {
+                if !out.insert(*id) {
+                    return;
+                }
+                match &self.types[id.0].kind {
+                    TypeKind::Struct(def) => {
+                        for field in &def.fields {
+                            self.reachable(&field.ty, out);
+                        }
+                        if let Some((_, extra)) = &def.extra {
+                            self.reachable(extra, out);
+                        }
+                    }
+                    TypeKind::Union(variants) => variants.iter().for_each(|v| self.reachable(&v.ty, out)),
+                    TypeKind::Alias(inner) | TypeKind::Newtype(inner) => self.reachable(inner, out),
+                    TypeKind::Enum(_) | TypeKind::Pending => {}
+                }
+            }
+            TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => self.reachable(inner, out),
+            TypeRef::Prim(_) | TypeRef::Json | TypeRef::JsonObject => {}
+        }
+    }
+
+    /// The struct behind `ty`, looking through options, boxes and aliases.
+    pub fn struct_behind(&self, ty: &TypeRef) -> Option<(TypeId, &StructDef)> {
+        match ty {
+            TypeRef::Option(inner) | TypeRef::Box(inner) => self.struct_behind(inner),
+            TypeRef::Named(id) => match &self.types[id.0].kind {
+                TypeKind::Struct(def) => Some((*id, def)),
+                TypeKind::Alias(inner) => self.struct_behind(inner),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+enum Shape {
+    Struct,
+    Enum,
+    Union,
+    Alias,
+}
+
+/// Properties of a schema and of the `allOf` members it merges, in order.
+fn collect_properties(
+    schemas: &Schemas,
+    id: SchemaId,
+    properties: &mut Vec<(String, SchemaId)>,
+    required: &mut BTreeSet<String>,
+    additional: &mut Additional,
+    visiting: &mut BTreeSet<SchemaId>,
+) {
+    if !visiting.insert(id) {
+        return;
+    }
+    let schema = &schemas[id];
+    for member in &schema.all_of {
+        collect_properties(schemas, *member, properties, required, additional, visiting);
+    }
+    properties.extend(schema.properties.iter().cloned());
+    required.extend(schema.required.iter().cloned());
+    if schema.additional != Additional::Unspecified {
+        *additional = schema.additional;
+    }
+}
+
+fn references(ty: &TypeRef, target: TypeId) -> bool {
+    match ty {
+        TypeRef::Named(id) => *id == target,
+        TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => references(inner, target),
+        _ => false,
+    }
+}
+
+/// The string values of an enum whose values are all strings (or `null`).
+fn string_enum(schema: &Schema) -> Option<Vec<String>> {
+    let values = schema.enum_values.as_ref()?;
+    let mut out = Vec::new();
+    for value in values {
+        match value {
+            Value::String(s) => {
+                if !out.contains(s) {
+                    out.push(s.clone());
+                }
+            }
+            Value::Null => {}
+            _ => return None,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+fn enum_allows_null(schema: &Schema) -> bool {
+    schema.enum_values.as_ref().is_some_and(|values| values.iter().any(Value::is_null))
+}
+
+fn non_null_types(schema: &Schema) -> usize {
+    schema.types.iter().filter(|t| **t != JsonType::Null).count()
+}
+
+/// The type a schema without `type` evidently has.
+fn infer_type(schema: &Schema) -> Option<JsonType> {
+    if !schema.properties.is_empty() || matches!(schema.additional, Additional::Schema(_)) {
+        return Some(JsonType::Object);
+    }
+    if schema.items.is_some() {
+        return Some(JsonType::Array);
+    }
+    if let Some(values) = &schema.enum_values {
+        let kinds: BTreeSet<_> = values.iter().filter(|v| !v.is_null()).map(value_type).collect();
+        if kinds.len() == 1 {
+            return kinds.into_iter().next();
+        }
+    }
+    schema.const_value.as_ref().map(value_type)
+}
+
+fn value_type(value: &Value) -> JsonType {
+    match value {
+        Value::Null => JsonType::Null,
+        Value::Bool(_) => JsonType::Boolean,
+        Value::Number(n) if n.is_f64() => JsonType::Number,
+        Value::Number(_) => JsonType::Integer,
+        Value::String(_) => JsonType::String,
+        Value::Array(_) => JsonType::Array,
+        Value::Object(_) => JsonType::Object,
+    }
+}
+
+fn integer_type(schema: &Schema) -> Prim {
+    match schema.format.as_deref() {
+        Some("int8") => Prim::I8,
+        Some("int16") => Prim::I16,
+        Some("int32") => Prim::I32,
+        Some("uint8") => Prim::U8,
+        Some("uint16") => Prim::U16,
+        Some("uint32") => Prim::U32,
+        Some("uint64") => Prim::U64,
+        _ => Prim::I64,
+    }
+}

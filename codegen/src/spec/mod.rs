@@ -1,0 +1,452 @@
+//! Stage 2: the typed AsyncAPI model.
+//!
+//! [`Document::parse`] reads an AsyncAPI 3.x document from the [`Loader`], following `$ref`s and
+//! merging message traits, into channels, messages and operations that later stages use without
+//! looking at raw JSON again. Every item keeps the [`Node`] it came from, for error messages.
+
+pub mod schema;
+
+use serde_json::Value;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::load::{Loader, Node};
+pub use schema::{Additional, JsonType, Schema, SchemaId, Schemas};
+
+/// An AsyncAPI document, with its schemas.
+#[derive(Debug)]
+pub struct Document {
+    /// The `asyncapi` version string, e.g. `3.0.0`.
+    pub version: String,
+    /// `info.title`.
+    pub title: String,
+    /// The channels, in document order.
+    pub channels: Vec<Channel>,
+    /// The operations, in document order.
+    pub operations: Vec<Operation>,
+    /// Every schema the messages use.
+    pub schemas: Schemas,
+}
+
+/// One channel.
+#[derive(Debug)]
+pub struct Channel {
+    /// The key under `channels`, e.g. `EventSourceOrders`.
+    pub id: String,
+    /// Where the channel object is (after `$ref`s).
+    pub node: Node,
+    /// Where the key under `channels` is.
+    pub key_node: Node,
+    /// `address`, when it is a string (`null` means dynamic).
+    pub address: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    /// The messages, in document order.
+    pub messages: Vec<Message>,
+}
+
+/// One message of a channel.
+#[derive(Debug)]
+pub struct Message {
+    /// The key under the channel's `messages`, e.g. `OrderNew`.
+    pub key: String,
+    /// Where the message object is (after `$ref`s).
+    pub node: Node,
+    /// Where the key under the channel's `messages` is.
+    pub key_node: Node,
+    /// `name`, the machine-friendly name, when given.
+    pub name: Option<String>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+    pub content_type: Option<String>,
+    pub payload: Option<SchemaId>,
+    pub headers: Option<SchemaId>,
+    pub correlation_id: Option<CorrelationId>,
+    /// `examples`, as written.
+    pub examples: Vec<MessageExample>,
+}
+
+/// One entry of a message's `examples`.
+#[derive(Debug, Clone)]
+pub struct MessageExample {
+    pub node: Node,
+    pub name: Option<String>,
+    pub payload: Option<Value>,
+    pub headers: Option<Value>,
+}
+
+/// Where a message's correlation id is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorrelationId {
+    pub node: Node,
+    pub source: CorrelationSource,
+    /// Unescaped tokens of the pointer after `#`.
+    pub path: Vec<String>,
+}
+
+/// The part of a message a runtime expression reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorrelationSource {
+    Payload,
+    Header,
+}
+
+/// Whether an operation sends or receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Send,
+    Receive,
+}
+
+/// One operation.
+#[derive(Debug)]
+pub struct Operation {
+    /// The key under `operations`.
+    pub id: String,
+    pub node: Node,
+    pub action: Action,
+    /// Index into [`Document::channels`].
+    pub channel: usize,
+    /// Indices into that channel's messages.
+    pub messages: Vec<usize>,
+    pub title: Option<String>,
+    pub summary: Option<String>,
+    pub description: Option<String>,
+}
+
+impl Document {
+    /// Reads the document whose root is `root`.
+    pub fn parse(loader: &mut Loader, root: &Node) -> Result<Document> {
+        let root_value = loader.get(root)?;
+        let Value::Object(map) = root_value else {
+            return Err(loader.error(root, ErrorKind::Version, "not an AsyncAPI document: the root is not an object"));
+        };
+        let version = match map.get("asyncapi") {
+            Some(Value::String(v)) => v.clone(),
+            Some(_) => {
+                return Err(loader.error(&root.key("asyncapi"), ErrorKind::Version, "`asyncapi` must be a version string"))
+            }
+            None => {
+                return Err(loader.error(
+                    root,
+                    ErrorKind::Version,
+                    "not an AsyncAPI document: it has no `asyncapi` version field",
+                ))
+            }
+        };
+        check_version(loader, &root.key("asyncapi"), &version)?;
+        let title = map
+            .get("info")
+            .and_then(|i| i.get("title"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut doc = Document { version, title, channels: Vec::new(), operations: Vec::new(), schemas: Schemas::default() };
+        let channels = root.key("channels");
+        for id in object_keys(loader, &channels)? {
+            let channel = doc.parse_channel(loader, &channels.key(&id), id)?;
+            doc.channels.push(channel);
+        }
+        let operations = root.key("operations");
+        for id in object_keys(loader, &operations)? {
+            let operation = doc.parse_operation(loader, &operations.key(&id), id)?;
+            doc.operations.push(operation);
+        }
+        Ok(doc)
+    }
+
+    fn parse_channel(&mut self, loader: &mut Loader, key_node: &Node, id: String) -> Result<Channel> {
+        let node = loader.resolve(key_node)?;
+        let fields = Fields::of(loader, &node, "a channel")?;
+        let address = match fields.value(loader, "address")? {
+            Some(Value::String(a)) => Some(a.clone()),
+            Some(Value::Null) | None => None,
+            Some(other) => {
+                return Err(loader.error(
+                    &node.key("address"),
+                    ErrorKind::Invalid,
+                    format!("`address` must be a string or null, not {}", schema::kind_of(other)),
+                ))
+            }
+        };
+        let mut channel = Channel {
+            id,
+            key_node: key_node.clone(),
+            address,
+            title: fields.text(loader, "title")?,
+            summary: fields.text(loader, "summary")?,
+            description: fields.text(loader, "description")?,
+            messages: Vec::new(),
+            node: node.clone(),
+        };
+        let messages = node.key("messages");
+        for key in object_keys(loader, &messages)? {
+            let message = self.parse_message(loader, &messages.key(&key), key)?;
+            channel.messages.push(message);
+        }
+        Ok(channel)
+    }
+
+    fn parse_message(&mut self, loader: &mut Loader, key_node: &Node, key: String) -> Result<Message> {
+        let node = loader.resolve(key_node)?;
+        let fields = Fields::with_traits(loader, &node, "a message")?;
+        let payload = match fields.node(loader, "payload")? {
+            Some(at) => Some(self.parse_payload_schema(loader, &at)?),
+            None => None,
+        };
+        let headers = match fields.node(loader, "headers")? {
+            Some(at) => Some(self.parse_payload_schema(loader, &at)?),
+            None => None,
+        };
+        let correlation_id = match fields.node(loader, "correlationId")? {
+            Some(at) => Some(parse_correlation_id(loader, &at)?),
+            None => None,
+        };
+        let mut examples = Vec::new();
+        if let Some(at) = fields.node(loader, "examples")? {
+            let count = match loader.get(&at)? {
+                Value::Array(items) => items.len(),
+                _ => return Err(loader.error(&at, ErrorKind::Invalid, "`examples` must be an array")),
+            };
+            for i in 0..count {
+                let example = loader.resolve(&at.index(i))?;
+                let value = loader.get(&example)?;
+                examples.push(MessageExample {
+                    node: example.clone(),
+                    name: value.get("name").and_then(Value::as_str).map(str::to_owned),
+                    payload: value.get("payload").cloned(),
+                    headers: value.get("headers").cloned(),
+                });
+            }
+        }
+        Ok(Message {
+            key,
+            key_node: key_node.clone(),
+            name: fields.text(loader, "name")?,
+            title: fields.text(loader, "title")?,
+            summary: fields.text(loader, "summary")?,
+            description: fields.text(loader, "description")?,
+            content_type: fields.text(loader, "contentType")?,
+            payload,
+            headers,
+            correlation_id,
+            examples,
+            node,
+        })
+    }
+
+    /// A payload or headers schema: a schema, or a multi-format schema object wrapping one.
+    fn parse_payload_schema(&mut self, loader: &mut Loader, at: &Node) -> Result<SchemaId> {
+        let resolved = loader.resolve(at)?;
+        if let Value::Object(map) = loader.get(&resolved)? {
+            if let (Some(format), true) = (map.get("schemaFormat"), map.contains_key("schema")) {
+                let format = format.as_str().unwrap_or_default();
+                if !is_json_schema_format(format) {
+                    return Err(loader.error(
+                        &resolved.key("schemaFormat"),
+                        ErrorKind::Unsupported,
+                        format!("unsupported schemaFormat `{format}`: only JSON Schema and AsyncAPI schemas are supported"),
+                    ));
+                }
+                return self.schemas.parse(loader, &resolved.key("schema"));
+            }
+        }
+        self.schemas.parse(loader, &resolved)
+    }
+
+    fn parse_operation(&mut self, loader: &mut Loader, key_node: &Node, id: String) -> Result<Operation> {
+        let node = loader.resolve(key_node)?;
+        let fields = Fields::with_traits(loader, &node, "an operation")?;
+        let action = match fields.value(loader, "action")? {
+            Some(Value::String(a)) if a == "send" => Action::Send,
+            Some(Value::String(a)) if a == "receive" => Action::Receive,
+            Some(Value::String(a)) if a == "publish" || a == "subscribe" => {
+                return Err(loader.error(
+                    &node.key("action"),
+                    ErrorKind::Invalid,
+                    format!("`action: {a}` is AsyncAPI 2.x wording; a 3.x operation's action is `send` or `receive`"),
+                ))
+            }
+            Some(other) => {
+                return Err(loader.error(
+                    &node.key("action"),
+                    ErrorKind::Invalid,
+                    format!("`action` must be `send` or `receive`, not {other}"),
+                ))
+            }
+            None => return Err(loader.error(&node, ErrorKind::Invalid, format!("operation `{id}` has no `action`"))),
+        };
+        let channel_ref = fields
+            .node(loader, "channel")?
+            .ok_or_else(|| loader.error(&node, ErrorKind::Invalid, format!("operation `{id}` has no `channel`")))?;
+        let channel_node = loader.resolve(&channel_ref)?;
+        let channel = self.channels.iter().position(|c| c.node == channel_node).ok_or_else(|| {
+            loader.error(
+                &channel_ref,
+                ErrorKind::Invalid,
+                format!("operation `{id}` refers to a channel that is not listed under this document's `channels`"),
+            )
+        })?;
+        let mut messages = Vec::new();
+        match fields.node(loader, "messages")? {
+            None => messages.extend(0..self.channels[channel].messages.len()),
+            Some(list) => {
+                let count = match loader.get(&list)? {
+                    Value::Array(items) => items.len(),
+                    _ => return Err(loader.error(&list, ErrorKind::Invalid, "`messages` must be an array of references")),
+                };
+                for i in 0..count {
+                    let message_node = loader.resolve(&list.index(i))?;
+                    let index = self.channels[channel].messages.iter().position(|m| m.node == message_node).ok_or_else(|| {
+                        loader.error(
+                            &list.index(i),
+                            ErrorKind::Invalid,
+                            format!(
+                                "operation `{id}` lists a message that is not a message of channel `{}`",
+                                self.channels[channel].id
+                            ),
+                        )
+                    })?;
+                    if !messages.contains(&index) {
+                        messages.push(index);
+                    }
+                }
+            }
+        }
+        Ok(Operation {
+            id,
+            action,
+            channel,
+            messages,
+            title: fields.text(loader, "title")?,
+            summary: fields.text(loader, "summary")?,
+            description: fields.text(loader, "description")?,
+            node,
+        })
+    }
+}
+
+fn check_version(loader: &Loader, at: &Node, version: &str) -> Result<()> {
+    let major = version.split('.').next().unwrap_or_default();
+    match major {
+        "3" if version.starts_with("3.0.") || version.starts_with("3.1.") => Ok(()),
+        "2" => Err(loader.error(
+            at,
+            ErrorKind::Unsupported,
+            format!("AsyncAPI {version} documents are not supported yet; eventfold reads AsyncAPI 3.0 and 3.1"),
+        )),
+        "1" => Err(loader.error(
+            at,
+            ErrorKind::Version,
+            format!("AsyncAPI {version} is not supported; convert the document to AsyncAPI 3.0"),
+        )),
+        _ => Err(loader.error(at, ErrorKind::Version, format!("unknown AsyncAPI version `{version}`"))),
+    }
+}
+
+fn is_json_schema_format(format: &str) -> bool {
+    format.is_empty()
+        || format.starts_with("application/vnd.aai.asyncapi")
+        || format.starts_with("application/schema+json")
+        || format.starts_with("application/schema+yaml")
+}
+
+/// The keys of the object at `node` (after `$ref`s), in document order; none when absent.
+fn object_keys(loader: &mut Loader, node: &Node) -> Result<Vec<String>> {
+    let parent_tokens = node.tokens();
+    let Some((last, parent)) = parent_tokens.split_last() else {
+        return Ok(Vec::new());
+    };
+    let parent = Node { file: node.file, pointer: parent.iter().map(|t| format!("/{}", crate::load::escape_token(t))).collect() };
+    match loader.get(&parent)? {
+        Value::Object(map) if map.contains_key(last) => {}
+        _ => return Ok(Vec::new()),
+    }
+    let resolved = loader.resolve(node)?;
+    match loader.get(&resolved)? {
+        Value::Object(map) => Ok(map.keys().cloned().collect()),
+        Value::Null => Ok(Vec::new()),
+        other => Err(loader.error(node, ErrorKind::Invalid, format!("expected an object, found {}", schema::kind_of(other)))),
+    }
+}
+
+/// The fields of an object, with those of its `traits` where it has none of its own.
+struct Fields {
+    /// The object itself first, then its traits from the last to the first.
+    sources: Vec<Node>,
+}
+
+impl Fields {
+    fn of(loader: &Loader, node: &Node, what: &str) -> Result<Fields> {
+        match loader.get(node)? {
+            Value::Object(_) => Ok(Fields { sources: vec![node.clone()] }),
+            other => Err(loader.error(node, ErrorKind::Invalid, format!("{what} must be an object, not {}", schema::kind_of(other)))),
+        }
+    }
+
+    fn with_traits(loader: &mut Loader, node: &Node, what: &str) -> Result<Fields> {
+        let mut fields = Fields::of(loader, node, what)?;
+        let traits_node = node.key("traits");
+        let count = match loader.get(node)?.get("traits") {
+            None => 0,
+            Some(Value::Array(items)) => items.len(),
+            Some(_) => return Err(loader.error(&traits_node, ErrorKind::Invalid, "`traits` must be an array")),
+        };
+        for i in (0..count).rev() {
+            let trait_node = loader.resolve(&traits_node.index(i))?;
+            fields.sources.push(Fields::of(loader, &trait_node, "a trait")?.sources.remove(0));
+        }
+        Ok(fields)
+    }
+
+    /// The node of field `key`, from the object or else its traits.
+    fn node(&self, loader: &Loader, key: &str) -> Result<Option<Node>> {
+        for source in &self.sources {
+            if loader.get(source)?.get(key).is_some() {
+                return Ok(Some(source.key(key)));
+            }
+        }
+        Ok(None)
+    }
+
+    fn value<'a>(&self, loader: &'a Loader, key: &str) -> Result<Option<&'a Value>> {
+        match self.node(loader, key)? {
+            Some(node) => Ok(Some(loader.get(&node)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn text(&self, loader: &Loader, key: &str) -> Result<Option<String>> {
+        Ok(self.value(loader, key)?.and_then(Value::as_str).map(str::to_owned))
+    }
+}
+
+fn parse_correlation_id(loader: &mut Loader, at: &Node) -> Result<CorrelationId> {
+    let node = loader.resolve(at)?;
+    let location = loader
+        .get(&node)?
+        .get("location")
+        .and_then(Value::as_str)
+        .ok_or_else(|| loader.error(&node, ErrorKind::Invalid, "a correlation id needs a `location` string"))?
+        .to_owned();
+    let bad = |loader: &Loader, why: &str| -> Error {
+        loader.error(
+            &node.key("location"),
+            ErrorKind::Invalid,
+            format!("correlation id location `{location}` {why}; expected `$message.payload#/...` or `$message.header#/...`"),
+        )
+    };
+    let (source, pointer) = if let Some(rest) = location.strip_prefix("$message.payload") {
+        (CorrelationSource::Payload, rest)
+    } else if let Some(rest) = location.strip_prefix("$message.header") {
+        (CorrelationSource::Header, rest)
+    } else {
+        return Err(bad(loader, "is not a message runtime expression"));
+    };
+    let pointer = match pointer.strip_prefix('#') {
+        Some(p) if p.is_empty() || p.starts_with('/') => p,
+        _ => return Err(bad(loader, "has no `#/` pointer")),
+    };
+    Ok(CorrelationId { node, source, path: crate::load::split_pointer(pointer) })
+}
