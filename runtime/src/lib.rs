@@ -5,8 +5,79 @@
 //!
 //! * [`ChannelMessage`] is implemented by every generated channel `Message` enum.
 //! * [`Envelope`] carries one stored or received message with its metadata.
-//! * [`Sink`] and [`Subscription`] are what generated publishers and consumer runners talk to.
+//! * [`Sink`] and [`Subscription`] are what generated publishers and consumer runners talk to;
+//!   every store is a `Sink`, and [`TypedSubscription`] is a `Subscription` over a store.
+//! * [`store`]: the [`EventStore`] trait (append with [`ExpectedVersion`], idempotent by event
+//!   id; read a stream; read all; subscribe, catch up then live), and its backends chosen by URL
+//!   with [`open`]: `memory:` and `sqlite:PATH`.
+//! * [`fold`](mod@fold): [`Aggregate`] state folded from a channel's messages, [`replay`] of one stream,
+//!   [`rebuild_all`] entities by correlation id, snapshots ([`SnapshotState`]), and
+//!   decide/[`execute`] with optimistic concurrency.
+//! * [`projection`]: [`Projector`] drives a [`Projection`] and keeps its checkpoint in the store.
 //! * [`codegen`] is the one facade generated code imports from.
+//!
+//! # Folding an order
+//!
+//! ```
+//! # use eventfold::{ChannelMessage, Headers};
+//! # use serde::{Deserialize, Serialize};
+//! # #[derive(Debug, Clone, Serialize, Deserialize)]
+//! # pub struct OrderNew { pub order_id: String, pub total: u32 }
+//! # #[derive(Debug, Clone, Serialize, Deserialize)]
+//! # pub struct OrderShipped { pub order_id: String }
+//! # /// What the generator emits for a channel with two messages.
+//! # #[derive(Debug, Clone, Serialize)]
+//! # #[serde(untagged)]
+//! # pub enum Message { OrderNew(OrderNew), OrderShipped(OrderShipped) }
+//! # impl ChannelMessage for Message {
+//! #     const CHANNEL: &'static str = "EventSourceOrders";
+//! #     const ADDRESS: Option<&'static str> = Some("/orders");
+//! #     const NAMES: &'static [&'static str] = &["OrderNew", "OrderShipped"];
+//! #     fn name(&self) -> &'static str {
+//! #         match self { Message::OrderNew(_) => "OrderNew", Message::OrderShipped(_) => "OrderShipped" }
+//! #     }
+//! #     fn correlation_id(&self, _: &Headers) -> Option<String> {
+//! #         match self { Message::OrderNew(m) => Some(m.order_id.clone()), Message::OrderShipped(m) => Some(m.order_id.clone()) }
+//! #     }
+//! #     fn deserialize_named<'de, D: serde::Deserializer<'de>>(name: &str, d: D) -> Result<Self, D::Error> {
+//! #         match name {
+//! #             "OrderNew" => OrderNew::deserialize(d).map(Message::OrderNew),
+//! #             "OrderShipped" => OrderShipped::deserialize(d).map(Message::OrderShipped),
+//! #             other => Err(serde::de::Error::unknown_variant(other, Self::NAMES)),
+//! #         }
+//! #     }
+//! # }
+//! use eventfold::{Aggregate, Envelope, SendOptions, Sink};
+//!
+//! #[derive(Debug, Default, PartialEq)]
+//! struct Order { total: u32, shipped: bool }
+//!
+//! impl Aggregate for Order {
+//!     type Message = Message;
+//!     fn apply(&mut self, event: &Envelope<Message>) {
+//!         match &event.message {
+//!             Message::OrderNew(new) => self.total = new.total,
+//!             Message::OrderShipped(_) => self.shipped = true,
+//!         }
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), eventfold::Error> {
+//! let store = eventfold::open("memory:").await?; // or "sqlite:orders.db"
+//! store.send(Message::OrderNew(OrderNew { order_id: "42".into(), total: 30 }), SendOptions::default()).await?;
+//! store.send(Message::OrderShipped(OrderShipped { order_id: "42".into() }), SendOptions::default()).await?;
+//!
+//! let (order, version): (Order, u64) = eventfold::replay(&store, "EventSourceOrders-42").await?;
+//! assert_eq!((order, version), (Order { total: 30, shipped: true }, 2));
+//!
+//! let all = eventfold::rebuild_all::<Order, _>(&store, eventfold::DecodePolicy::Fail).await?;
+//! assert!(all["42"].shipped);
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(missing_docs)]
 
 pub mod codegen;
 pub mod envelope;

@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::{added_event, within, Counter};
 use eventfold::{
     CheckpointStore, DecodePolicy, Error, EventStore, ExpectedVersion, Filter, MemoryStore, NewEvent, SendOptions, Sink,
-    SnapshotStore, SqliteOptions, SqliteStore, StartFrom, StoredSnapshot, Subscription, TypedSubscription,
+    SnapshotStore, StartFrom, StoredSnapshot, Subscription, TypedSubscription,
 };
 
 /// A place events are stored, which can be opened again as after a restart.
@@ -45,17 +45,23 @@ impl Backend for MemoryBackend {
     }
 }
 
+#[cfg(feature = "sqlite")]
+use eventfold::{SqliteOptions, SqliteStore};
+
 /// A SQLite file in a fresh temporary directory; reopening opens new connections to the file.
+#[cfg(feature = "sqlite")]
 pub struct SqliteBackend {
     dir: tempfile::TempDir,
 }
 
+#[cfg(feature = "sqlite")]
 impl SqliteBackend {
     fn new() -> Self {
         SqliteBackend { dir: tempfile::tempdir().unwrap() }
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl Backend for SqliteBackend {
     type Store = SqliteStore;
     async fn open(&self) -> SqliteStore {
@@ -437,4 +443,5 @@ macro_rules! conformance {
 }
 
 conformance!(conformance_memory, MemoryBackend::new());
+#[cfg(feature = "sqlite")]
 conformance!(conformance_sqlite, SqliteBackend::new());

@@ -57,7 +57,7 @@ fn sqlite_store_survives_kill_mid_append() {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut parse = |line: &str, acked: &mut BTreeSet<(u128, u128)>| -> bool {
+        let parse = |line: &str, acked: &mut BTreeSet<(u128, u128)>| -> bool {
             let Some(rest) = line.strip_prefix("ACK ") else { return false };
             let mut parts = rest.split(' ').map(|n| n.parse::<u128>().unwrap());
             acked.insert((parts.next().unwrap(), parts.next().unwrap()));
