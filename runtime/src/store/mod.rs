@@ -271,7 +271,8 @@ pub enum StartFrom {
     Beginning,
     /// After this global position (a checkpoint: the last position handled).
     After(u64),
-    /// After the events stored when the subscription starts: live events only.
+    /// After the events stored when the subscription first reads (its first `next`): live
+    /// events only.
     End,
 }
 
