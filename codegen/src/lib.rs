@@ -16,6 +16,8 @@
 //! # Ok::<(), eventfold_codegen::Error>(())
 //! ```
 
+#[cfg(feature = "cli")]
+pub mod cli;
 mod emit;
 mod error;
 mod ir;
@@ -24,4 +26,4 @@ mod output;
 mod spec;
 
 pub use error::{Error, ErrorKind, Location, Result};
-pub use output::{generate, validate, write_if_changed, Builder, Generated};
+pub use output::{examples, generate, validate, write_if_changed, Builder, Example, Generated};

@@ -65,16 +65,6 @@ impl Loader {
         Ok((loader, Node { file, pointer: String::new() }))
     }
 
-    /// Parses `text` as the root document, as if read from `path` (which is not read).
-    pub fn from_text(path: &Path, text: &str) -> Result<(Loader, Node)> {
-        let mut loader = Loader { files: Vec::new(), by_path: BTreeMap::new(), following: 0 };
-        let value = parse(path, text)?;
-        let id = FileId(0);
-        loader.files.push(SourceFile { path: path.to_path_buf(), value });
-        loader.by_path.insert(path.to_path_buf(), id);
-        Ok((loader, Node { file: id, pointer: String::new() }))
-    }
-
     /// Every file read so far, in the order they were first read.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         self.files.iter().map(|f| f.path.as_path())

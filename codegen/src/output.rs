@@ -34,6 +34,49 @@ pub fn validate(spec: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
     Ok(loader.files().map(Path::to_path_buf).collect())
 }
 
+/// One entry of a message's `examples`, with the names the generated code gives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Example {
+    /// The channel id.
+    pub channel: String,
+    /// The generated module of the channel.
+    pub module: String,
+    /// The message's key: what [`ChannelMessage::deserialize_named`] takes.
+    ///
+    /// [`ChannelMessage::deserialize_named`]: https://docs.rs/eventfold/latest/eventfold/trait.ChannelMessage.html
+    pub message: String,
+    /// The example's `name`, if it has one.
+    pub name: Option<String>,
+    /// The example payload, as written.
+    pub payload: Option<serde_json::Value>,
+    /// The example headers, as written.
+    pub headers: Option<serde_json::Value>,
+    /// Where the example is.
+    pub location: Location,
+}
+
+/// Every message example of the document at `spec`, for round-trip tests of generated code.
+pub fn examples(spec: impl AsRef<Path>) -> Result<Vec<Example>> {
+    let (loader, model) = build_model(spec.as_ref())?;
+    let mut out = Vec::new();
+    for channel in &model.channels {
+        for message in &channel.messages {
+            for example in &message.examples {
+                out.push(Example {
+                    channel: channel.id.clone(),
+                    module: channel.module.clone(),
+                    message: message.key.clone(),
+                    name: example.name.clone(),
+                    payload: example.payload.clone(),
+                    headers: example.headers.clone(),
+                    location: loader.location(&example.node),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn build_model(spec: &Path) -> Result<(Loader, Model)> {
     let (mut loader, root) = Loader::open(spec)?;
     let document = Document::parse(&mut loader, &root)?;

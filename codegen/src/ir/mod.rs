@@ -129,12 +129,12 @@ impl Model {
         // Operation names are claimed first, so that no payload type can take them.
         let mut operation_names = Vec::new();
         for op in &doc.operations {
-            let base = sanitize(&op.id, Case::Pascal, "Operation");
-            let names = match op.action {
-                Action::Send => (types.names.claim(&format!("{base}Publisher"), Case::Pascal), String::new()),
-                Action::Receive => (types.names.claim(&format!("{base}Handler"), Case::Pascal), String::new()),
+            let suffix = match op.action {
+                Action::Send => "Publisher",
+                Action::Receive => "Handler",
             };
-            operation_names.push(names.0);
+            let wanted = sanitize(&format!("{} {suffix}", op.id), Case::Pascal, suffix);
+            operation_names.push(types.names.claim(&wanted, Case::Pascal));
         }
         for (index, channel) in doc.channels.iter().enumerate() {
             types.set_home(index);
@@ -235,7 +235,7 @@ impl Model {
                 }
                 Action::Receive => {
                     let runner = runners[op.channel]
-                        .claim(&format!("run_{}", sanitize(&op.id, Case::Snake, "operation")), Case::Snake);
+                        .claim(&sanitize(&format!("run {}", op.id), Case::Snake, "run"), Case::Snake);
                     channel.consumers.push(ConsumerIr {
                         operation: op.id.clone(),
                         trait_name: name,

@@ -82,11 +82,6 @@ impl Namespace {
     pub fn reserve(&mut self, name: &str) {
         self.used.insert(name.to_owned());
     }
-
-    /// Whether `name` is taken.
-    pub fn contains(&self, name: &str) -> bool {
-        self.used.contains(name)
-    }
 }
 
 #[cfg(test)]

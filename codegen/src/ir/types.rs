@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::names::{sanitize, Case, Namespace};
 use crate::error::{ErrorKind, Result};
-use crate::load::{Loader, Node};
+use crate::load::Loader;
 use crate::spec::{Additional, JsonType, Schema, SchemaId, Schemas};
 
 /// Index of a named type in the [`TypeSpace`].
@@ -55,8 +55,6 @@ pub struct TypeDef {
     pub name: String,
     pub doc: Option<String>,
     pub kind: TypeKind,
-    /// The schema it was made from.
-    pub origin: Node,
     /// The channel whose module defines it (others re-export it).
     pub home: usize,
 }
@@ -205,7 +203,6 @@ impl TypeSpace {
             name,
             doc: schema.description.clone().or_else(|| schema.title.clone()),
             kind: TypeKind::Pending,
-            origin: schema.node.clone(),
             home: self.current_home,
         });
         self.by_schema.insert(id, type_id);

@@ -15,10 +15,6 @@ pub use schema::{Additional, JsonType, Schema, SchemaId, Schemas};
 /// An AsyncAPI document, with its schemas.
 #[derive(Debug)]
 pub struct Document {
-    /// The `asyncapi` version string, e.g. `3.0.0`.
-    pub version: String,
-    /// `info.title`.
-    pub title: String,
     /// The channels, in document order.
     pub channels: Vec<Channel>,
     /// The operations, in document order.
@@ -34,8 +30,6 @@ pub struct Channel {
     pub id: String,
     /// Where the channel object is (after `$ref`s).
     pub node: Node,
-    /// Where the key under `channels` is.
-    pub key_node: Node,
     /// `address`, when it is a string (`null` means dynamic).
     pub address: Option<String>,
     pub title: Option<String>,
@@ -52,14 +46,9 @@ pub struct Message {
     pub key: String,
     /// Where the message object is (after `$ref`s).
     pub node: Node,
-    /// Where the key under the channel's `messages` is.
-    pub key_node: Node,
-    /// `name`, the machine-friendly name, when given.
-    pub name: Option<String>,
     pub title: Option<String>,
     pub summary: Option<String>,
     pub description: Option<String>,
-    pub content_type: Option<String>,
     pub payload: Option<SchemaId>,
     pub headers: Option<SchemaId>,
     pub correlation_id: Option<CorrelationId>,
@@ -104,7 +93,6 @@ pub enum Action {
 pub struct Operation {
     /// The key under `operations`.
     pub id: String,
-    pub node: Node,
     pub action: Action,
     /// Index into [`Document::channels`].
     pub channel: usize,
@@ -136,13 +124,7 @@ impl Document {
             }
         };
         check_version(loader, &root.key("asyncapi"), &version)?;
-        let title = map
-            .get("info")
-            .and_then(|i| i.get("title"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let mut doc = Document { version, title, channels: Vec::new(), operations: Vec::new(), schemas: Schemas::default() };
+        let mut doc = Document { channels: Vec::new(), operations: Vec::new(), schemas: Schemas::default() };
         let channels = root.key("channels");
         for id in object_keys(loader, &channels)? {
             let channel = doc.parse_channel(loader, &channels.key(&id), id)?;
@@ -172,7 +154,6 @@ impl Document {
         };
         let mut channel = Channel {
             id,
-            key_node: key_node.clone(),
             address,
             title: fields.text(loader, "title")?,
             summary: fields.text(loader, "summary")?,
@@ -222,12 +203,9 @@ impl Document {
         }
         Ok(Message {
             key,
-            key_node: key_node.clone(),
-            name: fields.text(loader, "name")?,
             title: fields.text(loader, "title")?,
             summary: fields.text(loader, "summary")?,
             description: fields.text(loader, "description")?,
-            content_type: fields.text(loader, "contentType")?,
             payload,
             headers,
             correlation_id,
@@ -322,7 +300,6 @@ impl Document {
             title: fields.text(loader, "title")?,
             summary: fields.text(loader, "summary")?,
             description: fields.text(loader, "description")?,
-            node,
         })
     }
 }

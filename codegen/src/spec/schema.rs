@@ -119,6 +119,7 @@ impl Schemas {
                 format!("schemas are nested more than {MAX_DEPTH} levels deep here"),
             ));
         }
+        let referenced = loader.ref_of(node)?.is_some();
         let node = loader.resolve(node)?;
         if let Some(id) = self.by_node.get(&node) {
             return Ok(*id);
@@ -126,7 +127,10 @@ impl Schemas {
         let id = SchemaId(self.schemas.len());
         self.by_node.insert(node.clone(), id);
         self.schemas.push(Schema::empty(node.clone()));
-        let schema = self.parse_keywords(loader, &node, depth)?;
+        let mut schema = self.parse_keywords(loader, &node, depth)?;
+        if schema.component_name.is_none() && referenced {
+            schema.component_name = referenced_name(loader, &node);
+        }
         self.schemas[id.0] = schema;
         Ok(id)
     }
@@ -249,11 +253,6 @@ impl Schemas {
         }
         Ok(schema)
     }
-
-    /// Every schema, in the order they were first met.
-    pub fn iter(&self) -> impl Iterator<Item = (SchemaId, &Schema)> {
-        self.schemas.iter().enumerate().map(|(i, s)| (SchemaId(i), s))
-    }
 }
 
 impl Schema {
@@ -300,6 +299,21 @@ fn component_name(node: &Node) -> Option<String> {
     match tokens.as_slice() {
         [.., table, name] if matches!(table.as_str(), "schemas" | "definitions" | "$defs") => Some(name.clone()),
         _ => None,
+    }
+}
+
+/// The name a `$ref` target suggests: the last token of its pointer (`./schemas.yaml#/User` →
+/// `User`), or the file's stem for a whole file; none where the token is a schema keyword.
+fn referenced_name(loader: &Loader, node: &Node) -> Option<String> {
+    match node.tokens().last() {
+        Some(token) => {
+            let keyword = matches!(
+                token.as_str(),
+                "payload" | "headers" | "schema" | "items" | "additionalProperties" | "not" | "if" | "then" | "else"
+            );
+            (!keyword && !token.chars().all(|c| c.is_ascii_digit())).then(|| token.clone())
+        }
+        None => loader.path(node.file).file_stem().map(|s| s.to_string_lossy().into_owned()),
     }
 }
 
