@@ -127,7 +127,7 @@ fn channel(model: &Model, channel: &ChannelIr) -> TokenStream {
         #[doc = #heading]
         #[doc = ""]
         #description
-        #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::large_enum_variant)]
+        #[allow(clippy::doc_lazy_continuation, clippy::doc_overindented_list_items, clippy::large_enum_variant, clippy::ptr_arg)]
         pub mod #module {
             /// The channel's id in its document.
             pub const CHANNEL: &str = #id;

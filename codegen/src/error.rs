@@ -87,7 +87,7 @@ pub struct Error {
     /// What is wrong, in a sentence.
     pub message: String,
     /// A second place the problem involves (e.g. the other side of a name collision).
-    pub related: Option<Location>,
+    pub related: Option<Box<Location>>,
 }
 
 impl Error {
@@ -98,7 +98,7 @@ impl Error {
 
     /// The same error, also naming `other`.
     pub fn with_related(mut self, other: Location) -> Self {
-        self.related = Some(other);
+        self.related = Some(Box::new(other));
         self
     }
 }

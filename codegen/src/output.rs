@@ -116,13 +116,12 @@ pub fn write_if_changed(path: &Path, contents: &str) -> std::io::Result<bool> {
 
 /// Generates code from a build script, into `OUT_DIR`, for `include!`.
 ///
+/// In `build.rs`:
+///
 /// ```no_run
-/// // build.rs
-/// fn main() {
-///     if let Err(error) = eventfold_codegen::Builder::new().compile("event-source.json") {
-///         eprintln!("{error}");
-///         std::process::exit(1);
-///     }
+/// if let Err(error) = eventfold_codegen::Builder::new().compile("event-source.json") {
+///     eprintln!("{error}");
+///     std::process::exit(1);
 /// }
 /// ```
 ///

@@ -227,7 +227,7 @@ impl Model {
                             PublishMethod {
                                 message: m,
                                 send: names.claim(base, Case::Snake),
-                                send_with: names.claim(&format!("{base}_with"), Case::Snake),
+                                send_with: names.claim(&sanitize(&format!("{base} with"), Case::Snake, "send_with"), Case::Snake),
                             }
                         })
                         .collect();

@@ -67,10 +67,14 @@ impl Namespace {
         if self.used.insert(wanted.to_owned()) {
             return wanted.to_owned();
         }
-        let separator = if case == Case::Pascal { "" } else { "_" };
+        // `self_` + `_2` would be `self__2`, which is not snake case; `self_2` is no keyword.
+        let (stem, separator) = match case {
+            Case::Pascal => (wanted, ""),
+            Case::Snake | Case::ShoutySnake => (wanted.trim_end_matches('_'), "_"),
+        };
         let mut n = 2usize;
         loop {
-            let candidate = format!("{wanted}{separator}{n}");
+            let candidate = format!("{stem}{separator}{n}");
             if self.used.insert(candidate.clone()) {
                 return candidate;
             }
@@ -116,5 +120,7 @@ mod tests {
         let mut fields = Namespace::default();
         assert_eq!(fields.claim("order_id", Case::Snake), "order_id");
         assert_eq!(fields.claim("order_id", Case::Snake), "order_id_2");
+        assert_eq!(fields.claim("self_", Case::Snake), "self_");
+        assert_eq!(fields.claim("self_", Case::Snake), "self_2");
     }
 }
