@@ -98,12 +98,21 @@ impl Loader {
     pub fn resolve(&mut self, node: &Node) -> Result<Node> {
         let mut current = node.clone();
         let mut seen = BTreeSet::new();
+        let mut chain: Vec<String> = Vec::new();
         loop {
             let Some(reference) = self.ref_of(&current)? else {
                 return Ok(current);
             };
-            if !seen.insert(current.clone()) || seen.len() > MAX_REF_CHAIN {
-                return Err(self.error(node, ErrorKind::RefCycle, format!("`$ref` chain loops back through `{reference}`")));
+            if !seen.insert(current.clone()) {
+                return Err(self.error(node, ErrorKind::RefCycle, format!("`$ref` cycle: {}", chain.join(" → "))));
+            }
+            chain.push(format!("`{reference}`"));
+            if seen.len() > MAX_REF_CHAIN {
+                return Err(self.error(
+                    node,
+                    ErrorKind::TooDeep,
+                    format!("more than {MAX_REF_CHAIN} `$ref`s in a row, starting {}", chain[0]),
+                ));
             }
             current = self.follow(&current, &reference)?;
         }
@@ -254,6 +263,9 @@ fn has_scheme(reference: &str) -> bool {
     }
 }
 
+/// How deep serde_json and serde_yaml nest before they give up (both use 128).
+const MAX_PARSE_DEPTH: usize = 128;
+
 /// Parses a document: JSON when it looks like JSON, YAML otherwise.
 pub fn parse(path: &Path, text: &str) -> Result<Value> {
     let at = |line_col: Option<(usize, usize)>| Location { file: Some(path.to_path_buf()), pointer: String::new(), line_col };
@@ -262,14 +274,38 @@ pub fn parse(path: &Path, text: &str) -> Result<Value> {
     }
     let is_json = path.extension().is_some_and(|e| e == "json" || e == "avsc")
         || text.trim_start().starts_with('{');
+    // The parsers name their limits only in the message: nesting deeper than they recurse, and
+    // YAML aliases that expand far beyond the text (an alias bomb).
+    let too_deep = |line_col: Option<(usize, usize)>| {
+        Error::new(
+            ErrorKind::TooDeep,
+            at(line_col),
+            format!("the document is nested more than {MAX_PARSE_DEPTH} levels deep; eventfold does not read documents nested that deep"),
+        )
+    };
     if is_json {
         return serde_json::from_str(text).map_err(|e| {
-            Error::new(ErrorKind::Parse, at(Some((e.line(), e.column()))), format!("invalid JSON: {e}"))
+            let line_col = Some((e.line(), e.column()));
+            if e.to_string().starts_with("recursion limit exceeded") {
+                return too_deep(line_col);
+            }
+            Error::new(ErrorKind::Parse, at(line_col), format!("invalid JSON: {e}"))
         });
     }
     let yaml_error = |e: serde_yaml::Error| {
         let line_col = e.location().map(|l| (l.line(), l.column()));
-        Error::new(ErrorKind::Parse, at(line_col), format!("invalid YAML: {e}"))
+        let text = e.to_string();
+        if text.starts_with("recursion limit exceeded") {
+            too_deep(line_col)
+        } else if text.starts_with("repetition limit exceeded") {
+            Error::new(
+                ErrorKind::Parse,
+                at(line_col),
+                "invalid YAML: its aliases (`*name`) expand to far more than the text itself (an alias bomb?); eventfold refuses to expand them",
+            )
+        } else {
+            Error::new(ErrorKind::Parse, at(line_col), format!("invalid YAML: {text}"))
+        }
     };
     let mut yaml: serde_yaml::Value = serde_yaml::from_str(text).map_err(yaml_error)?;
     yaml.apply_merge().map_err(yaml_error)?;

@@ -107,8 +107,18 @@ impl Document {
     /// Reads the document whose root is `root`.
     pub fn parse(loader: &mut Loader, root: &Node) -> Result<Document> {
         let root_value = loader.get(root)?;
-        let Value::Object(map) = root_value else {
-            return Err(loader.error(root, ErrorKind::Version, "not an AsyncAPI document: the root is not an object"));
+        let map = match root_value {
+            Value::Object(map) => map,
+            Value::Null => {
+                return Err(loader.error(root, ErrorKind::Version, "not an AsyncAPI document: it is empty (null)"))
+            }
+            other => {
+                return Err(loader.error(
+                    root,
+                    ErrorKind::Version,
+                    format!("not an AsyncAPI document: the root is {}, not an object", schema::kind_of(other)),
+                ))
+            }
         };
         let version = match map.get("asyncapi") {
             Some(Value::String(v)) => v.clone(),
