@@ -20,10 +20,13 @@
 //! are compiled once: the first run takes one to two minutes, later runs a few seconds each step.
 //! The workspace's `Cargo.lock` is copied in, so versions match and nothing is fetched.
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime};
+
+use support::{copy_dir, toml_path, workspace, Project};
 
 /// The name of the user's package; its artifacts are cleaned from the shared target dir at the end.
 const PACKAGE: &str = "eventfold-e2e-user";
@@ -95,111 +98,10 @@ mod tests {
 }
 "#;
 
-fn workspace() -> PathBuf {
-    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
-    tests.parent().expect("tests/ has a parent").to_path_buf()
-}
-
-/// A TOML literal string holding `path`.
-fn toml_path(path: &Path) -> String {
-    let path = path.display().to_string();
-    assert!(!path.contains('\''), "path with a quote: {path}");
-    format!("'{path}'")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn mtime(path: &Path) -> SystemTime {
     fs::metadata(path)
         .and_then(|m| m.modified())
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-struct Project {
-    dir: tempfile::TempDir,
-    target: PathBuf,
-    cargo: PathBuf,
-}
-
-impl Project {
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.cargo);
-        command.args(args).current_dir(self.root());
-        // What cargo set for this test process describes *this* package, not the user's.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let inherited_from_cargo = [
-                "CARGO_PKG_",
-                "CARGO_BIN_",
-                "CARGO_CRATE_",
-                "CARGO_MANIFEST_",
-            ]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
-                || [
-                    "CARGO_PRIMARY_PACKAGE",
-                    "CARGO_TARGET_TMPDIR",
-                    "CARGO_TARGET_DIR",
-                    "CARGO_BUILD_TARGET_DIR",
-                    "CARGO_MAKEFLAGS",
-                    "OUT_DIR",
-                ]
-                .contains(&key.as_ref());
-            if inherited_from_cargo {
-                command.env_remove(key.as_ref());
-            }
-        }
-        command
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_NET_OFFLINE", "true")
-            .env("CARGO_TERM_COLOR", "never");
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let started = Instant::now();
-        let output = self
-            .command(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
-        eprintln!(
-            "cargo {}: {:.1?} ({})",
-            args.join(" "),
-            started.elapsed(),
-            output.status
-        );
-        output
-    }
-
-    /// Runs cargo and asserts that it succeeded; returns (stdout, stderr).
-    fn ok(&self, args: &[&str]) -> (String, String) {
-        let output = self.run(args);
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-        assert!(
-            output.status.success(),
-            "`cargo {}` failed ({}) in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-            args.join(" "),
-            output.status,
-            self.root().display()
-        );
-        (stdout, stderr)
-    }
 }
 
 fn write_project(workspace: &Path) -> Project {
@@ -235,13 +137,7 @@ fn write_project(workspace: &Path) -> Project {
     fs::write(root.join("build.rs"), BUILD_RS).unwrap();
     fs::create_dir_all(root.join("src")).unwrap();
     fs::write(root.join("src/lib.rs"), LIB_RS).unwrap();
-    Project {
-        dir,
-        target: workspace.join("target/e2e-build-script"),
-        cargo: std::env::var_os("CARGO")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| "cargo".into()),
-    }
+    Project::new(dir, workspace.join("target/e2e-build-script"))
 }
 
 /// The path the build script reported in its `cargo:warning=generated PATH (run NONCE)` line.

@@ -321,6 +321,17 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
     });
     let moves = def.fields.iter().map(|f| ident(&f.name)).chain(def.extra.as_ref().map(|(f, _)| ident(f)));
     let moves: Vec<Ident> = moves.collect();
+    let finish = if moves.is_empty() {
+        quote! {
+            <Wire as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer)?;
+            ::core::result::Result::Ok(Self {})
+        }
+    } else {
+        quote! {
+            let wire = <Wire as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer)?;
+            ::core::result::Result::Ok(Self { #( #moves: wire.#moves, )* })
+        }
+    };
     quote! {
         #plain
         impl #name {
@@ -350,8 +361,7 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
                     #wire_extra
                 }
                 #(#checks)*
-                let wire = <Wire as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer)?;
-                ::core::result::Result::Ok(Self { #( #moves: wire.#moves, )* })
+                #finish
             }
         }
     }
@@ -438,6 +448,7 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
         })
     });
     let matches_self = if channel.messages.is_empty() { quote! { *self } } else { quote! { self } };
+    let serializer = if channel.messages.is_empty() { quote! { _serializer } } else { quote! { serializer } };
     quote! {
         #[doc = #heading]
         #[doc = ""]
@@ -448,7 +459,7 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
         }
 
         impl ::eventfold::codegen::serde::Serialize for Message {
-            fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
+            fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, #serializer: S)
                 -> ::core::result::Result<S::Ok, S::Error>
             {
                 match #matches_self {

@@ -1,0 +1,123 @@
+//! Helpers shared by the tests that build scratch cargo projects.
+
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().expect("tests/ has a parent").to_path_buf()
+}
+
+/// A TOML literal string holding `path`.
+pub fn toml_path(path: &Path) -> String {
+    let path = path.display().to_string();
+    assert!(!path.contains('\''), "path with a quote: {path}");
+    format!("'{path}'")
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A scratch cargo project outside the workspace, built with the cargo that runs the tests,
+/// offline, into a target directory under the workspace's so that dependencies compile once.
+pub struct Project {
+    dir: tempfile::TempDir,
+    target: PathBuf,
+    cargo: PathBuf,
+}
+
+impl Project {
+    /// A project in `dir` that builds into `target`.
+    pub fn new(dir: tempfile::TempDir, target: PathBuf) -> Project {
+        let cargo = std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into());
+        Project { dir, target, cargo }
+    }
+
+    /// The project's directory.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A cargo command in the project, without what cargo set for the test process.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.cargo);
+        command.args(args).current_dir(self.root());
+        // What cargo set for this test process describes *this* package, not the user's.
+        for (key, _) in std::env::vars_os() {
+            let key = key.to_string_lossy();
+            let inherited_from_cargo = [
+                "CARGO_PKG_",
+                "CARGO_BIN_",
+                "CARGO_CRATE_",
+                "CARGO_MANIFEST_",
+            ]
+            .iter()
+            .any(|prefix| key.starts_with(prefix))
+                || [
+                    "CARGO_PRIMARY_PACKAGE",
+                    "CARGO_TARGET_TMPDIR",
+                    "CARGO_TARGET_DIR",
+                    "CARGO_BUILD_TARGET_DIR",
+                    "CARGO_MAKEFLAGS",
+                    "OUT_DIR",
+                ]
+                .contains(&key.as_ref());
+            if inherited_from_cargo {
+                command.env_remove(key.as_ref());
+            }
+        }
+        command
+            .env("CARGO_TARGET_DIR", &self.target)
+            .env("CARGO_NET_OFFLINE", "true")
+            .env("CARGO_TERM_COLOR", "never");
+        command
+    }
+
+    /// Runs cargo, printing how long it took.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let started = Instant::now();
+        let output = self
+            .command(args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+        eprintln!(
+            "cargo {}: {:.1?} ({})",
+            args.join(" "),
+            started.elapsed(),
+            output.status
+        );
+        output
+    }
+
+    /// Runs cargo and asserts that it succeeded; returns (stdout, stderr).
+    pub fn ok(&self, args: &[&str]) -> (String, String) {
+        let output = self.run(args);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            output.status.success(),
+            "`cargo {}` failed ({}) in {}\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
+            args.join(" "),
+            output.status,
+            self.root().display()
+        );
+        (stdout, stderr)
+    }
+}
+
