@@ -122,7 +122,7 @@ pub enum Error {
 
 impl Error {
     /// Wraps a backend failure.
-    #[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "sqlite", feature = "nats", feature = "postgres")), allow(dead_code))]
     pub(crate) fn storage(backend: &'static str, source: impl Into<HandlerError>) -> Self {
         Error::Storage { backend, source: source.into() }
     }

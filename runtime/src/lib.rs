@@ -101,6 +101,10 @@ pub use store::{
     open, AnyStore, AppendResult, CheckpointStore, DecodePolicy, EventStore, ExpectedVersion, Filter, MemoryStore,
     NewEvent, RecordedEvent, SnapshotStore, StartFrom, StoreSubscription, StoredSnapshot, TypedSubscription,
 };
+#[cfg(feature = "nats")]
+pub use store::{NatsOptions, NatsStore};
+#[cfg(feature = "postgres")]
+pub use store::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteOptions, SqliteStore, Synchronous};
 pub use transport::{Receipt, SendOptions, Sink, Subscription};

@@ -70,6 +70,47 @@ impl Backend for SqliteBackend {
     }
 }
 
+#[cfg(feature = "postgres")]
+use eventfold::PostgresStore;
+
+/// A PostgreSQL schema of its own per test (`EVENTFOLD_PG_URL`), dropped when the test ends;
+/// reopening opens a new connection pool onto it.
+#[cfg(feature = "postgres")]
+pub struct PostgresBackend {
+    url: String,
+    schema: String,
+}
+
+#[cfg(feature = "postgres")]
+impl PostgresBackend {
+    async fn from_env() -> Self {
+        let schema = common::pg::unique_schema();
+        let url = common::pg::with_param(&common::pg::url(), "schema", &schema);
+        let backend = PostgresBackend { url, schema };
+        // Fail here, loudly, when the server is not there.
+        backend.open().await;
+        backend
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for PostgresBackend {
+    fn drop(&mut self) {
+        common::pg::drop_schema(std::mem::take(&mut self.schema));
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Backend for PostgresBackend {
+    type Store = PostgresStore;
+    async fn open(&self) -> PostgresStore {
+        match PostgresStore::open(&self.url).await {
+            Ok(store) => store,
+            Err(error) => panic!("cannot open the PostgreSQL store at {} (EVENTFOLD_PG_URL): {error}", self.url),
+        }
+    }
+}
+
 mod suite {
     use super::*;
 
@@ -445,3 +486,5 @@ macro_rules! conformance {
 conformance!(conformance_memory, MemoryBackend::new());
 #[cfg(feature = "sqlite")]
 conformance!(conformance_sqlite, SqliteBackend::new());
+#[cfg(feature = "postgres")]
+conformance!(conformance_postgres, PostgresBackend::from_env().await);

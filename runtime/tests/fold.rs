@@ -275,9 +275,27 @@ async fn stores_are_chosen_by_url() {
     assert_eq!(store.stream_version("Counters-u").await.unwrap(), 2, "the file kept both runs' events");
     assert_eq!(open("sqlite::memory:").await.unwrap().head_position().await.unwrap(), 0);
     assert_eq!(open("memory:").await.unwrap().backend(), "memory");
-    for url in ["nats://localhost:4222", "postgres://localhost/db", "redis://x", "no-scheme", "sqlite:", "sqlite:x.db?fsync=no"] {
+    for url in ["redis://x", "no-scheme", "sqlite:", "sqlite:x.db?fsync=no"] {
         match open(url).await {
             Err(error @ Error::UnsupportedStore { .. }) => assert!(error.to_string().contains(url), "{error}"),
+            other => panic!("{url}: expected UnsupportedStore, got {other:?}"),
+        }
+    }
+    // A backend that is not compiled in says which cargo feature brings it.
+    let absent: &[(&str, &str)] = &[
+        #[cfg(not(feature = "nats"))]
+        ("nats://localhost:4222", "feature `nats`"),
+        #[cfg(not(feature = "postgres"))]
+        ("postgres://localhost/db", "feature `postgres`"),
+        #[cfg(not(feature = "postgres"))]
+        ("postgresql://localhost/db", "feature `postgres`"),
+    ];
+    for (url, feature) in absent {
+        match open(url).await {
+            Err(error @ Error::UnsupportedStore { .. }) => {
+                let text = error.to_string();
+                assert!(text.contains(url) && text.contains(feature), "{text}");
+            }
             other => panic!("{url}: expected UnsupportedStore, got {other:?}"),
         }
     }

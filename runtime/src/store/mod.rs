@@ -28,11 +28,19 @@ use crate::message::{decode_json, encode_json, ChannelMessage, Headers};
 use crate::transport::SendOptions;
 
 pub mod memory;
+#[cfg(feature = "nats")]
+pub mod nats;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 mod typed;
 
 pub use memory::MemoryStore;
+#[cfg(feature = "nats")]
+pub use nats::{NatsOptions, NatsStore};
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 pub use typed::{send_to_store, TypedSubscription};
@@ -540,10 +548,32 @@ pub fn stream_id_for<M: ChannelMessage>(correlation_id: &str) -> String {
     format!("{}-{}", M::CHANNEL, correlation_id)
 }
 
+/// A backend failure together with what the store was doing (which stream, which position).
+#[derive(Debug)]
+#[cfg_attr(not(any(feature = "nats", feature = "postgres")), allow(dead_code))]
+pub(crate) struct Failed {
+    /// What was being done, e.g. `appending to stream Orders-42`.
+    pub what: String,
+    /// The client's error.
+    pub source: crate::error::HandlerError,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for Failed {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.source)
+    }
+}
+
 /// A store chosen at run time, by URL; see [`open`].
 ///
-/// One variant per backend compiled in. NATS JetStream (`nats://`) and PostgreSQL
-/// (`postgres://`) are planned as further variants behind cargo features `nats` and `postgres`.
+/// One variant per backend compiled in: `Sqlite` with cargo feature `sqlite` (on by default),
+/// `Nats` with `nats`, `Postgres` with `postgres`.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum AnyStore {
@@ -552,6 +582,12 @@ pub enum AnyStore {
     /// The embedded SQLite store (`sqlite:PATH`).
     #[cfg(feature = "sqlite")]
     Sqlite(SqliteStore),
+    /// The NATS JetStream store (`nats://HOST:PORT`).
+    #[cfg(feature = "nats")]
+    Nats(NatsStore),
+    /// The PostgreSQL store (`postgres://...`).
+    #[cfg(feature = "postgres")]
+    Postgres(PostgresStore),
 }
 
 /// Opens the store named by `url`.
@@ -561,11 +597,13 @@ pub enum AnyStore {
 ///   `sqlite:///abs/path` are accepted too, and `sqlite::memory:` opens a private in-memory
 ///   database. A query `?synchronous=full|normal` chooses the durability (default `full`, see
 ///   [`Synchronous`]).
-/// * `nats://...`, `postgres://...` — not supported by this version: an
-///   [`Error::UnsupportedStore`] says so, as for any other scheme.
+/// * `nats://HOST:PORT[?namespace=NAME&...]` — NATS JetStream (cargo feature `nats`; options in
+///   `NatsOptions::from_url`).
+/// * `postgres://USER@HOST:PORT/DATABASE[?schema=NAME&...]` (or `postgresql://`) — PostgreSQL
+///   (cargo feature `postgres`; options in `PostgresOptions::from_url`).
 ///
-/// The SQLite store runs its work on Tokio's blocking pool, so it must be used inside a Tokio
-/// runtime.
+/// A scheme whose backend is not compiled in is an [`Error::UnsupportedStore`] naming the cargo
+/// feature to enable. Every store must be used inside a Tokio runtime.
 pub async fn open(url: &str) -> Result<AnyStore, Error> {
     let unsupported = |reason: &str| Error::UnsupportedStore { url: url.to_owned(), reason: reason.to_owned() };
     let Some((scheme, rest)) = url.split_once(':') else {
@@ -586,9 +624,19 @@ pub async fn open(url: &str) -> Result<AnyStore, Error> {
         }
         #[cfg(not(feature = "sqlite"))]
         "sqlite" => Err(unsupported("this build of eventfold has no SQLite support (cargo feature `sqlite`)")),
-        "nats" => Err(unsupported("the NATS JetStream store is not available in this version of eventfold")),
-        "postgres" | "postgresql" => Err(unsupported("the PostgreSQL store is not available in this version of eventfold")),
-        _ => Err(unsupported("unknown scheme; supported: `memory:`, `sqlite:PATH`")),
+        #[cfg(feature = "nats")]
+        "nats" => Ok(AnyStore::Nats(NatsStore::open(url).await?)),
+        #[cfg(not(feature = "nats"))]
+        "nats" => Err(unsupported(
+            "this build of eventfold has no NATS JetStream support: enable cargo feature `nats` of eventfold",
+        )),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(AnyStore::Postgres(PostgresStore::open(url).await?)),
+        #[cfg(not(feature = "postgres"))]
+        "postgres" | "postgresql" => Err(unsupported(
+            "this build of eventfold has no PostgreSQL support: enable cargo feature `postgres` of eventfold",
+        )),
+        _ => Err(unsupported("unknown scheme; supported: `memory:`, `sqlite:PATH`, `nats://HOST:PORT`, `postgres://...`")),
     }
 }
 
@@ -598,17 +646,25 @@ macro_rules! dispatch {
             AnyStore::Memory($store) => $body,
             #[cfg(feature = "sqlite")]
             AnyStore::Sqlite($store) => $body,
+            #[cfg(feature = "nats")]
+            AnyStore::Nats($store) => $body,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres($store) => $body,
         }
     };
 }
 
 impl AnyStore {
-    /// The backend's name: `memory` or `sqlite`.
+    /// The backend's name: `memory`, `sqlite`, `nats` or `postgres`.
     pub fn backend(&self) -> &'static str {
         match self {
             AnyStore::Memory(_) => "memory",
             #[cfg(feature = "sqlite")]
             AnyStore::Sqlite(_) => "sqlite",
+            #[cfg(feature = "nats")]
+            AnyStore::Nats(_) => "nats",
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres(_) => "postgres",
         }
     }
 }

@@ -39,7 +39,16 @@ macro_rules! sink_for {
     )*};
 }
 
-sink_for!(MemoryStore, AnyStore, #[cfg(feature = "sqlite")] super::SqliteStore);
+sink_for!(
+    MemoryStore,
+    AnyStore,
+    #[cfg(feature = "sqlite")]
+    super::SqliteStore,
+    #[cfg(feature = "nats")]
+    super::NatsStore,
+    #[cfg(feature = "postgres")]
+    super::PostgresStore
+);
 
 /// A [`Subscription`] to the messages of channel `M` in a store, decoding each record.
 ///

@@ -1,6 +1,9 @@
 //! A hand-written channel message type, standing in for generated code.
 #![allow(dead_code)]
 
+#[cfg(feature = "postgres")]
+pub mod pg;
+
 use std::future::Future;
 use std::time::Duration;
 
