@@ -18,7 +18,7 @@ fn order_new() -> orders::OrderNew {
         order_id: "o-1".to_owned(),
         customer_id: "c-1".to_owned(),
         items: vec![orders::OrderNewItemsItem { sku: "BOOK".to_owned(), quantity: 2, unit_price: 10.0 }],
-        placed_at: "2026-12-01T09:30:00Z".to_owned(),
+        placed_at: "2026-12-01T09:30:00Z".parse().unwrap(),
         note: None,
     }
 }
@@ -61,7 +61,7 @@ fn an_unknown_or_missing_tag_is_an_error_never_a_wrong_variant() {
 
     // A payload type checks its own constant: `OrderShipped` JSON is not an `OrderNew`.
     let wrong = json!({"eventType": "OrderShipped", "orderId": "o-1", "customerId": "c", "items": [],
-                       "placedAt": "x"});
+                       "placedAt": "2026-12-01T09:30:00Z"});
     let error = serde_json::from_value::<orders::OrderNew>(wrong).unwrap_err().to_string();
     assert!(error.contains("OrderNew"), "{error}");
 }
@@ -350,7 +350,7 @@ async fn publishers_and_consumers_work_end_to_end_on_a_store() {
                 order_id: "o-1".to_owned(),
                 carrier: "dhl".to_owned(),
                 tracking_number: "T-1".to_owned(),
-                shipped_at: "2026-12-02T10:00:00Z".to_owned(),
+                shipped_at: "2026-12-02T10:00:00Z".parse().unwrap(),
             },
             shipping::OrderEventHeaders { producer: "shipping".to_owned(), trace_id: None },
         )

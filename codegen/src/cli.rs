@@ -20,6 +20,8 @@ enum Command {
     Generate {
         /// The AsyncAPI document (YAML or JSON).
         spec: PathBuf,
+        #[command(flatten)]
+        options: CodeOptions,
         /// Write the code to FILE (only if it changed) instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -30,12 +32,28 @@ enum Command {
         spec: PathBuf,
         /// The generated file to compare.
         file: PathBuf,
+        #[command(flatten)]
+        options: CodeOptions,
     },
     /// Check SPEC without generating code.
     Validate {
         /// The AsyncAPI document.
         spec: PathBuf,
     },
+}
+
+/// Options that change the generated code.
+#[derive(Debug, clap::Args)]
+struct CodeOptions {
+    /// Keep strings with a `format` (uuid, date-time, date) as `String`.
+    #[arg(long)]
+    formats_as_strings: bool,
+}
+
+impl CodeOptions {
+    fn options(&self) -> crate::Options {
+        crate::Options::new().formats_as_strings(self.formats_as_strings)
+    }
 }
 
 /// Exit code: success.
@@ -77,8 +95,8 @@ where
 
 fn execute(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result<u8, crate::Error> {
     match command {
-        Command::Generate { spec, output } => {
-            let generated = crate::generate(&spec)?;
+        Command::Generate { spec, options, output } => {
+            let generated = crate::generate_with(&spec, &options.options())?;
             match output {
                 None => {
                     if let Err(e) = out.write_all(generated.code.as_bytes()) {
@@ -95,8 +113,8 @@ fn execute(command: Command, out: &mut dyn Write, err: &mut dyn Write) -> Result
             }
             Ok(OK)
         }
-        Command::Check { spec, file } => {
-            let generated = crate::generate(&spec)?;
+        Command::Check { spec, file, options } => {
+            let generated = crate::generate_with(&spec, &options.options())?;
             match std::fs::read_to_string(&file) {
                 Ok(existing) if existing == generated.code => Ok(OK),
                 Ok(existing) => {

@@ -5,7 +5,9 @@ use quote::{format_ident, quote};
 use serde_json::Value;
 
 use crate::ir::types::{ConstField, Field, Prim, StructDef};
-use crate::ir::{ChannelIr, ConsumerIr, CorrelationIr, Leaf, MessageIr, Model, PublisherIr, TypeDef, TypeKind, TypeRef, TypeSpace};
+use crate::ir::{
+    ChannelIr, ConsumerIr, CorrelationIr, Leaf, MessageIr, Model, ParameterIr, PublisherIr, TypeDef, TypeKind, TypeRef, TypeSpace,
+};
 
 /// The tokens of the whole output.
 pub fn emit(model: &Model) -> TokenStream {
@@ -66,6 +68,9 @@ fn type_tokens(types: &TypeSpace, ty: &TypeRef) -> TokenStream {
             Prim::F32 => quote! { f32 },
             Prim::F64 => quote! { f64 },
             Prim::Unit => quote! { () },
+            Prim::Uuid => quote! { ::eventfold::codegen::uuid::Uuid },
+            Prim::Timestamp => quote! { ::eventfold::codegen::Timestamp },
+            Prim::Date => quote! { ::eventfold::codegen::Date },
         },
         TypeRef::Json => quote! { ::eventfold::codegen::serde_json::Value },
         TypeRef::JsonObject => quote! {
@@ -86,6 +91,10 @@ fn type_tokens(types: &TypeSpace, ty: &TypeRef) -> TokenStream {
         TypeRef::Box(inner) => {
             let inner = type_tokens(types, inner);
             quote! { ::std::boxed::Box<#inner> }
+        }
+        TypeRef::Tuple(items) => {
+            let items = items.iter().map(|t| type_tokens(types, t));
+            quote! { (#(#items,)*) }
         }
     }
 }
@@ -108,9 +117,15 @@ fn channel(model: &Model, channel: &ChannelIr) -> TokenStream {
     };
     let description = doc(channel.doc.as_deref());
     let address = channel.address.as_ref().map(|a| {
+        let (doc_text, function) = if channel.parameters.is_empty() {
+            (" The channel's address.".to_owned(), TokenStream::new())
+        } else {
+            (" The channel's address template; [`address`] fills it in.".to_owned(), address_fn(a, &channel.parameters))
+        };
         quote! {
-            /// The channel's address.
+            #[doc = #doc_text]
             pub const ADDRESS: &str = #a;
+            #function
         }
     });
     let reexports = channel.reexports.iter().map(|id| {
@@ -137,6 +152,36 @@ fn channel(model: &Model, channel: &ChannelIr) -> TokenStream {
             #message_enum
             #(#publishers)*
             #(#consumers)*
+        }
+    }
+}
+
+/// `address(order_id: &str) -> String`, filling the template's parameters, each escaped.
+fn address_fn(template: &str, parameters: &[ParameterIr]) -> TokenStream {
+    let arguments: Vec<Ident> = parameters.iter().map(|p| ident(&p.argument)).collect();
+    let names = parameters.iter().map(|p| &p.name);
+    let mut docs = vec![
+        " The channel's address with its parameters filled in. Each value is percent-encoded, so it".to_owned(),
+        " cannot change the shape of the address (a `/` in a value stays inside its segment).".to_owned(),
+    ];
+    for p in parameters {
+        let mut line = format!(" - `{}`: `{{{}}}`", p.argument, p.name);
+        if let Some(description) = &p.doc {
+            line.push_str(&format!(", {}", description.lines().next().unwrap_or_default().trim()));
+        }
+        if !p.values.is_empty() {
+            line.push_str(&format!(" (one of: {})", p.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")));
+        }
+        docs.push(line);
+    }
+    let docs = docs.iter().enumerate().map(|(i, line)| {
+        let spacer = (i == 2).then(|| quote! { #[doc = ""] });
+        quote! { #spacer #[doc = #line] }
+    });
+    quote! {
+        #(#docs)*
+        pub fn address(#(#arguments: &str),*) -> ::std::string::String {
+            ::eventfold::codegen::wire::fill_address(#template, &[#((#names, #arguments)),*])
         }
     }
 }
@@ -449,6 +494,20 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
     });
     let matches_self = if channel.messages.is_empty() { quote! { *self } } else { quote! { self } };
     let serializer = if channel.messages.is_empty() { quote! { _serializer } } else { quote! { serializer } };
+    let unknown_name = quote! {
+        let _ = deserializer;
+        ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(name, Self::NAMES))
+    };
+    let named_body = if channel.messages.is_empty() {
+        unknown_name
+    } else {
+        quote! {
+            match name {
+                #( #keys => <#payloads as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer).map(Self::#variants), )*
+                _ => { #unknown_name }
+            }
+        }
+    };
     quote! {
         #[doc = #heading]
         #[doc = ""]
@@ -488,13 +547,7 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
             fn deserialize_named<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(name: &str, deserializer: D)
                 -> ::core::result::Result<Self, D::Error>
             {
-                match name {
-                    #( #keys => <#payloads as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer).map(Self::#variants), )*
-                    _ => {
-                        let _ = deserializer;
-                        ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(name, Self::NAMES))
-                    }
-                }
+                #named_body
             }
         }
 
@@ -693,6 +746,16 @@ fn consumer(types: &TypeSpace, channel: &ChannelIr, consumer: &ConsumerIr) -> To
         quote! { Message::#variant(payload) => handler.#method(payload, &envelope).await, }
     });
     let rest = (messages.len() < channel.messages.len()).then(|| quote! { _ => ::core::result::Result::Ok(()), });
+    let dispatch = if messages.is_empty() {
+        quote! { ::core::result::Result::<(), ::eventfold::codegen::HandlerError>::Ok(()) }
+    } else {
+        quote! {
+            match &envelope.message {
+                #(#arms)*
+                #rest
+            }
+        }
+    };
     quote! {
         #[doc = #heading]
         #spacer
@@ -711,10 +774,7 @@ fn consumer(types: &TypeSpace, channel: &ChannelIr, consumer: &ConsumerIr) -> To
         {
             while let ::core::option::Option::Some(next) = subscription.next().await {
                 let envelope = next?;
-                let handled = match &envelope.message {
-                    #(#arms)*
-                    #rest
-                };
+                let handled = #dispatch;
                 if let ::core::result::Result::Err(source) = handled {
                     return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
                         stream_id: envelope.stream_id.clone(),

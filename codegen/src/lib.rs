@@ -26,4 +26,4 @@ mod output;
 mod spec;
 
 pub use error::{Error, ErrorKind, Location, Result};
-pub use output::{examples, generate, validate, write_if_changed, Builder, Example, Generated};
+pub use output::{examples, generate, generate_with, validate, write_if_changed, Builder, Example, Generated, Options};

@@ -18,10 +18,37 @@ pub struct Generated {
     pub inputs: Vec<PathBuf>,
 }
 
+/// Choices about the generated code that do not depend on the document.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Keep strings with a `format` (`uuid`, `date-time`, `date`) as `String` instead of
+    /// `Uuid`, `Timestamp` and `Date`.
+    pub formats_as_strings: bool,
+}
+
+impl Options {
+    /// The default options.
+    pub fn new() -> Self {
+        Options::default()
+    }
+
+    /// Sets [`Options::formats_as_strings`].
+    pub fn formats_as_strings(mut self, enabled: bool) -> Self {
+        self.formats_as_strings = enabled;
+        self
+    }
+}
+
 /// Reads the AsyncAPI document at `spec` (and every file it refers to) and generates its Rust code.
 pub fn generate(spec: impl AsRef<Path>) -> Result<Generated> {
+    generate_with(spec, &Options::default())
+}
+
+/// [`generate`] with `options`.
+pub fn generate_with(spec: impl AsRef<Path>, options: &Options) -> Result<Generated> {
     let spec = spec.as_ref();
-    let (loader, model) = build_model(spec)?;
+    let (loader, model) = build_model(spec, options)?;
     let tokens = crate::emit::emit(&model);
     let code = render(tokens, spec)?;
     Ok(Generated { code, inputs: loader.files().map(Path::to_path_buf).collect() })
@@ -30,7 +57,7 @@ pub fn generate(spec: impl AsRef<Path>) -> Result<Generated> {
 /// Checks the document at `spec` as [`generate`] would, without producing code.
 /// Returns every file that was read.
 pub fn validate(spec: impl AsRef<Path>) -> Result<Vec<PathBuf>> {
-    let (loader, _) = build_model(spec.as_ref())?;
+    let (loader, _) = build_model(spec.as_ref(), &Options::default())?;
     Ok(loader.files().map(Path::to_path_buf).collect())
 }
 
@@ -57,7 +84,7 @@ pub struct Example {
 
 /// Every message example of the document at `spec`, for round-trip tests of generated code.
 pub fn examples(spec: impl AsRef<Path>) -> Result<Vec<Example>> {
-    let (loader, model) = build_model(spec.as_ref())?;
+    let (loader, model) = build_model(spec.as_ref(), &Options::default())?;
     let mut out = Vec::new();
     for channel in &model.channels {
         for message in &channel.messages {
@@ -77,10 +104,10 @@ pub fn examples(spec: impl AsRef<Path>) -> Result<Vec<Example>> {
     Ok(out)
 }
 
-fn build_model(spec: &Path) -> Result<(Loader, Model)> {
+fn build_model(spec: &Path, options: &Options) -> Result<(Loader, Model)> {
     let (mut loader, root) = Loader::open(spec)?;
     let document = Document::parse(&mut loader, &root)?;
-    let model = Model::build(&loader, &document)?;
+    let model = Model::build(&loader, &document, options)?;
     Ok((loader, model))
 }
 
@@ -128,6 +155,7 @@ pub fn write_if_changed(path: &Path, contents: &str) -> std::io::Result<bool> {
 /// and in the crate: `include!(concat!(env!("OUT_DIR"), "/event_source.rs"));`
 #[derive(Debug, Clone)]
 pub struct Builder {
+    options: Options,
     out_dir: Option<PathBuf>,
     file_name: Option<String>,
     rerun_if_changed: bool,
@@ -142,7 +170,7 @@ impl Default for Builder {
 impl Builder {
     /// A builder writing into `OUT_DIR` and printing `cargo:rerun-if-changed` lines.
     pub fn new() -> Self {
-        Builder { out_dir: None, file_name: None, rerun_if_changed: true }
+        Builder { options: Options::default(), out_dir: None, file_name: None, rerun_if_changed: true }
     }
 
     /// Writes into `dir` instead of `OUT_DIR`.
@@ -154,6 +182,12 @@ impl Builder {
     /// Names the output file (default: the document's file stem in snake case, plus `.rs`).
     pub fn file_name(mut self, name: impl Into<String>) -> Self {
         self.file_name = Some(name.into());
+        self
+    }
+
+    /// Keeps strings with a `format` as `String` (see [`Options::formats_as_strings`]).
+    pub fn formats_as_strings(mut self, enabled: bool) -> Self {
+        self.options.formats_as_strings = enabled;
         self
     }
 
@@ -175,7 +209,7 @@ impl Builder {
     pub fn compile(&self, spec: impl AsRef<Path>) -> Result<PathBuf> {
         let spec = spec.as_ref();
         // Print the rerun lines even when generation fails, so that fixing the document reruns.
-        let generated = generate(spec);
+        let generated = generate_with(spec, &self.options);
         if self.rerun_if_changed {
             match &generated {
                 Ok(generated) => {

@@ -89,3 +89,24 @@ fn builder_writes_only_when_changed_and_honours_its_options() {
         assert!(error.message.contains("OUT_DIR"), "{error}");
     }
 }
+
+#[test]
+fn formats_as_strings_keeps_formatted_strings_as_string() {
+    let spec = workspace().join("examples/orders/event-source.json");
+    let typed = eventfold_codegen::generate(&spec).unwrap().code;
+    let options = eventfold_codegen::Options::new().formats_as_strings(true);
+    let strings = eventfold_codegen::generate_with(&spec, &options).unwrap().code;
+    assert!(typed.contains("pub placed_at: ::eventfold::codegen::Timestamp,"), "date-time is a Timestamp by default");
+    assert!(typed.contains("::core::option::Option<::eventfold::codegen::Date>"), "date is a Date by default");
+    assert!(strings.contains("pub placed_at: ::std::string::String,"), "the option keeps it a String");
+    assert!(!strings.contains("::eventfold::codegen::Timestamp"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = eventfold_codegen::Builder::new()
+        .out_dir(dir.path())
+        .formats_as_strings(true)
+        .rerun_if_changed(false)
+        .compile(&spec)
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(path).unwrap(), strings);
+}

@@ -83,6 +83,7 @@ pub mod codegen;
 pub mod envelope;
 pub mod error;
 pub mod fold;
+pub mod formats;
 pub mod message;
 pub mod projection;
 pub mod store;
@@ -91,6 +92,7 @@ pub mod wire;
 
 pub use envelope::Envelope;
 pub use error::{Error, HandlerError};
+pub use formats::{Date, Timestamp};
 pub use fold::{
     entity_key, execute, fold, fold_by_correlation, fold_onto, rebuild_all, replay, replay_snapshotted, replay_with,
     Aggregate, Decide, Executed, SnapshotState,

@@ -287,3 +287,40 @@ pub fn merge_headers<T: serde::Serialize>(into: &mut crate::Headers, headers: &T
     }
     Ok(())
 }
+
+/// The characters of a parameter value that [`fill_address`] escapes: all but the URI
+/// "unreserved" ones (`A-Z a-z 0-9 - . _ ~`).
+const ESCAPED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Fills the `{name}` parameters of a channel address template with percent-encoded values.
+/// A parameter without a value is left as written.
+pub fn fill_address(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}').map(|c| open + c) else { break };
+        out.push_str(&rest[..open]);
+        let name = &rest[open + 1..close];
+        match values.iter().find(|(n, _)| *n == name) {
+            Some((_, value)) => out.extend(percent_encoding::utf8_percent_encode(value, ESCAPED)),
+            None => out.push_str(&rest[open..=close]),
+        }
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod address_tests {
+    use super::fill_address;
+
+    #[test]
+    fn parameters_are_filled_and_escaped() {
+        assert_eq!(fill_address("orders/{orderId}", &[("orderId", "42")]), "orders/42");
+        assert_eq!(fill_address("orders/{orderId}/x", &[("orderId", "a/b c")]), "orders/a%2Fb%20c/x");
+        assert_eq!(fill_address("{a}.{b}", &[("b", "2"), ("a", "1")]), "1.2");
+        assert_eq!(fill_address("{missing}/{", &[]), "{missing}/{");
+    }
+}

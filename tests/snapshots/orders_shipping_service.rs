@@ -21,7 +21,7 @@ pub mod event_source_orders {
         pub order_id: OrderId,
         pub customer_id: ::std::string::String,
         pub items: ::std::vec::Vec<OrderNewItemsItem>,
-        pub placed_at: ::std::string::String,
+        pub placed_at: ::eventfold::codegen::Timestamp,
         /// A note from the customer.
         pub note: ::core::option::Option<::std::string::String>,
     }
@@ -62,7 +62,7 @@ pub mod event_source_orders {
                 customer_id: ::std::string::String,
                 items: ::std::vec::Vec<OrderNewItemsItem>,
                 #[serde(rename = "placedAt")]
-                placed_at: ::std::string::String,
+                placed_at: ::eventfold::codegen::Timestamp,
                 #[serde(
                     default,
                     skip_serializing_if = "::core::option::Option::is_none"
@@ -259,7 +259,7 @@ pub mod event_source_orders {
         /// The id of an order; the correlation id of its events.
         pub order_id: OrderId,
         pub warehouse: ::std::string::String,
-        pub estimated_ship_date: ::core::option::Option<::std::string::String>,
+        pub estimated_ship_date: ::core::option::Option<::eventfold::codegen::Date>,
     }
     impl OrderPreparing {
         /// The constant value of `eventType`.
@@ -298,7 +298,7 @@ pub mod event_source_orders {
                     default,
                     skip_serializing_if = "::core::option::Option::is_none"
                 )]
-                estimated_ship_date: ::core::option::Option<::std::string::String>,
+                estimated_ship_date: ::core::option::Option<::eventfold::codegen::Date>,
             }
             fn check_event_type<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
                 deserializer: D,
@@ -321,7 +321,7 @@ pub mod event_source_orders {
         pub order_id: OrderId,
         pub carrier: ::std::string::String,
         pub tracking_number: ::std::string::String,
-        pub shipped_at: ::std::string::String,
+        pub shipped_at: ::eventfold::codegen::Timestamp,
     }
     impl OrderShipped {
         /// The constant value of `eventType`.
@@ -357,7 +357,7 @@ pub mod event_source_orders {
                 #[serde(rename = "trackingNumber")]
                 tracking_number: ::std::string::String,
                 #[serde(rename = "shippedAt")]
-                shipped_at: ::std::string::String,
+                shipped_at: ::eventfold::codegen::Timestamp,
             }
             fn check_event_type<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
                 deserializer: D,

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use crate::error::{ErrorKind, Result};
+use crate::error::Result;
 use crate::load::Loader;
 use crate::spec::{Action, CorrelationSource, Document, MessageExample};
 use names::{sanitize, Case, Namespace};
@@ -31,6 +31,8 @@ pub struct ChannelIr {
     /// The module name, e.g. `event_source_orders`.
     pub module: String,
     pub address: Option<String>,
+    /// The parameters of the address, the arguments of its `address()` function.
+    pub parameters: Vec<ParameterIr>,
     pub doc: Option<String>,
     pub messages: Vec<MessageIr>,
     /// The discriminator property, when every message carries a distinct constant in it.
@@ -41,6 +43,18 @@ pub struct ChannelIr {
     pub own_types: Vec<TypeId>,
     /// Types defined by another channel's module that this one uses.
     pub reexports: Vec<TypeId>,
+}
+
+/// One parameter of a channel address.
+#[derive(Debug)]
+pub struct ParameterIr {
+    /// The name in the address template.
+    pub name: String,
+    /// The argument name.
+    pub argument: String,
+    pub doc: Option<String>,
+    /// The values it may take, when the document lists them.
+    pub values: Vec<String>,
 }
 
 /// One message of a channel: a variant of its `Message` enum.
@@ -121,8 +135,9 @@ pub struct ConsumerIr {
 
 impl Model {
     /// Builds the model of `doc`.
-    pub fn build(loader: &Loader, doc: &Document) -> Result<Model> {
+    pub fn build(loader: &Loader, doc: &Document, options: &crate::Options) -> Result<Model> {
         let mut types = TypeSpace::default();
+        types.formats_as_strings = options.formats_as_strings;
         types.names.reserve("Message");
         let mut modules = Namespace::default();
         let mut channels = Vec::new();
@@ -165,10 +180,22 @@ impl Model {
                     examples: message.examples.clone(),
                 });
             }
+            let mut arguments = Namespace::default();
+            let parameters = channel
+                .parameters
+                .iter()
+                .map(|p| ParameterIr {
+                    name: p.name.clone(),
+                    argument: arguments.claim(&sanitize(&p.name, Case::Snake, "parameter"), Case::Snake),
+                    doc: p.description.clone(),
+                    values: p.values.clone(),
+                })
+                .collect();
             channels.push(ChannelIr {
                 id: channel.id.clone(),
                 module,
                 address: channel.address.clone(),
+                parameters,
                 doc: channel.description.clone().or_else(|| channel.summary.clone()).or_else(|| channel.title.clone()),
                 messages,
                 discriminator: None,
@@ -184,13 +211,6 @@ impl Model {
             for (m, message) in doc.channels[index].messages.iter().enumerate() {
                 if let Some(correlation) = &message.correlation_id {
                     let ir = correlation_ir(&types, &channel.messages[m].payload, correlation.source, &correlation.path);
-                    if matches!(ir, CorrelationIr::HeaderPointer(_)) && channel.messages[m].headers.is_none() {
-                        return Err(loader.error(
-                            &correlation.node,
-                            ErrorKind::Invalid,
-                            format!("message `{}` takes its correlation id from headers it does not declare", message.key),
-                        ));
-                    }
                     channel.messages[m].correlation = Some(ir);
                 }
             }

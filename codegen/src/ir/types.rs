@@ -28,6 +28,8 @@ pub enum TypeRef {
     Map(Box<TypeRef>),
     /// A boxed value, to break a recursive type.
     Box(Box<TypeRef>),
+    /// A fixed-length array of differently typed items.
+    Tuple(Vec<TypeRef>),
 }
 
 /// A primitive Rust type.
@@ -47,6 +49,12 @@ pub enum Prim {
     F64,
     /// `null` as the only value.
     Unit,
+    /// `format: uuid`.
+    Uuid,
+    /// `format: date-time`.
+    Timestamp,
+    /// `format: date`.
+    Date,
 }
 
 /// A named type.
@@ -131,6 +139,8 @@ pub struct TypeSpace {
     pub names: Namespace,
     /// The channel whose types are being built.
     current_home: usize,
+    /// Keep `format`ted strings as `String` (the builder option `formats_as_strings`).
+    pub formats_as_strings: bool,
 }
 
 /// Deepest nesting of inline schemas turned into types.
@@ -188,6 +198,9 @@ impl TypeSpace {
         if !schema.one_of.is_empty() || !schema.any_of.is_empty() {
             return Some(Shape::Union);
         }
+        if non_null_types(schema) > 1 && schema.properties.is_empty() {
+            return Some(Shape::Union);
+        }
         let is_object = schema.types.contains(&JsonType::Object) || schema.types.is_empty();
         if is_object && (!schema.properties.is_empty() || !schema.all_of.is_empty()) && non_null_types(schema) <= 1 {
             return Some(Shape::Struct);
@@ -218,28 +231,65 @@ impl TypeSpace {
             [] => infer_type(schema),
             _ => return Ok(TypeRef::Json),
         };
+        self.of_type(loader, schemas, id, only, hint, depth)
+    }
+
+    /// The type of schema `id` read as JSON type `only` (`None`: any JSON value).
+    fn of_type(
+        &mut self,
+        loader: &Loader,
+        schemas: &Schemas,
+        id: SchemaId,
+        only: Option<JsonType>,
+        hint: &str,
+        depth: usize,
+    ) -> Result<TypeRef> {
+        let schema = &schemas[id];
         Ok(match only {
             None => TypeRef::Json,
             Some(JsonType::Null) => TypeRef::Prim(Prim::Unit),
             Some(JsonType::Boolean) => TypeRef::Prim(Prim::Bool),
-            Some(JsonType::String) => TypeRef::Prim(Prim::String),
+            Some(JsonType::String) => TypeRef::Prim(self.string_type(schema)),
             Some(JsonType::Integer) => TypeRef::Prim(integer_type(schema)),
             Some(JsonType::Number) => {
                 TypeRef::Prim(if schema.format.as_deref() == Some("float") { Prim::F32 } else { Prim::F64 })
             }
-            Some(JsonType::Array) => match schema.items {
-                Some(items) => {
-                    TypeRef::Vec(Box::new(self.type_at(loader, schemas, items, &format!("{hint}Item"), depth + 1)?))
+            Some(JsonType::Array) => {
+                if !schema.tuple_items.is_empty() {
+                    let mut items = Vec::new();
+                    for (i, item) in schema.tuple_items.iter().enumerate() {
+                        items.push(self.type_at(loader, schemas, *item, &format!("{hint}Item{i}"), depth + 1)?);
+                    }
+                    TypeRef::Tuple(items)
+                } else {
+                    match schema.items {
+                        Some(items) => {
+                            TypeRef::Vec(Box::new(self.type_at(loader, schemas, items, &format!("{hint}Item"), depth + 1)?))
+                        }
+                        None => TypeRef::Vec(Box::new(TypeRef::Json)),
+                    }
                 }
-                None => TypeRef::Vec(Box::new(TypeRef::Json)),
-            },
-            Some(JsonType::Object) => match schema.additional {
-                Additional::Schema(values) => {
+            }
+            Some(JsonType::Object) => match (schema.additional, schema.pattern_properties.as_slice()) {
+                (Additional::Schema(values), _) | (_, &[(_, values)]) => {
                     TypeRef::Map(Box::new(self.type_at(loader, schemas, values, &format!("{hint}Value"), depth + 1)?))
                 }
                 _ => TypeRef::JsonObject,
             },
         })
+    }
+
+    /// `String`, or the type its `format` names.
+    fn string_type(&self, schema: &Schema) -> Prim {
+        if self.formats_as_strings {
+            return Prim::String;
+        }
+        match schema.format.as_deref() {
+            Some("uuid") => Prim::Uuid,
+            Some("date-time") => Prim::Timestamp,
+            Some("date") => Prim::Date,
+            _ => Prim::String,
+        }
     }
 
     fn struct_def(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, owner: TypeId, depth: usize) -> Result<StructDef> {
@@ -299,6 +349,21 @@ impl TypeSpace {
         let alternatives: Vec<SchemaId> = schema.one_of.iter().chain(&schema.any_of).copied().collect();
         let mut names = Namespace::default();
         let mut variants = Vec::new();
+        if alternatives.is_empty() {
+            // A list of types: one variant per type, the more specific first (an integer is
+            // also a number).
+            let mut kinds: Vec<JsonType> = schema.types.iter().copied().filter(|t| *t != JsonType::Null).collect();
+            kinds.sort_by_key(|t| match t {
+                JsonType::Integer => 0,
+                _ => 1,
+            });
+            for kind in kinds {
+                let label = format!("{kind:?}");
+                let ty = self.of_type(loader, schemas, id, Some(kind), &format!("{owner_name}{label}"), depth + 1)?;
+                variants.push(UnionVariant { name: names.claim(&label, Case::Pascal), ty });
+            }
+            return Ok(variants);
+        }
         for (i, alternative) in alternatives.into_iter().enumerate() {
             let alt = &schemas[alternative];
             if alt.types == [JsonType::Null] {
@@ -341,6 +406,7 @@ impl TypeSpace {
     fn reaches_by_value(&self, ty: &TypeRef, target: TypeId, visited: &mut BTreeSet<TypeId>) -> bool {
         match ty {
             TypeRef::Option(inner) => self.reaches_by_value(inner, target, visited),
+            TypeRef::Tuple(items) => items.iter().any(|t| self.reaches_by_value(t, target, visited)),
             TypeRef::Named(id) => {
                 if *id == target {
                     return true;
@@ -381,6 +447,7 @@ impl TypeSpace {
                 }
             }
             TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => self.reachable(inner, out),
+            TypeRef::Tuple(items) => items.iter().for_each(|t| self.reachable(t, out)),
             TypeRef::Prim(_) | TypeRef::Json | TypeRef::JsonObject => {}
         }
     }
@@ -433,6 +500,7 @@ fn references(ty: &TypeRef, target: TypeId) -> bool {
     match ty {
         TypeRef::Named(id) => *id == target,
         TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => references(inner, target),
+        TypeRef::Tuple(items) => items.iter().any(|t| references(t, target)),
         _ => false,
     }
 }
@@ -468,8 +536,11 @@ fn infer_type(schema: &Schema) -> Option<JsonType> {
     if !schema.properties.is_empty() || matches!(schema.additional, Additional::Schema(_)) {
         return Some(JsonType::Object);
     }
-    if schema.items.is_some() {
+    if schema.items.is_some() || !schema.tuple_items.is_empty() {
         return Some(JsonType::Array);
+    }
+    if !schema.pattern_properties.is_empty() {
+        return Some(JsonType::Object);
     }
     if let Some(values) = &schema.enum_values {
         let kinds: BTreeSet<_> = values.iter().filter(|v| !v.is_null()).map(value_type).collect();

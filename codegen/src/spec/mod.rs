@@ -5,6 +5,7 @@
 //! looking at raw JSON again. Every item keeps the [`Node`] it came from, for error messages.
 
 pub mod schema;
+mod v2;
 
 use serde_json::Value;
 
@@ -15,6 +16,8 @@ pub use schema::{Additional, JsonType, Schema, SchemaId, Schemas};
 /// An AsyncAPI document, with its schemas.
 #[derive(Debug)]
 pub struct Document {
+    /// The major AsyncAPI version: 2 (converted) or 3.
+    pub major: u8,
     /// The channels, in document order.
     pub channels: Vec<Channel>,
     /// The operations, in document order.
@@ -37,6 +40,18 @@ pub struct Channel {
     pub description: Option<String>,
     /// The messages, in document order.
     pub messages: Vec<Message>,
+    /// The parameters of the address (`{orderId}` in `orders/{orderId}`), in address order.
+    pub parameters: Vec<Parameter>,
+}
+
+/// One parameter of a channel address.
+#[derive(Debug, Clone)]
+pub struct Parameter {
+    /// The name between the braces.
+    pub name: String,
+    pub description: Option<String>,
+    /// The values it may take (`enum`), when listed.
+    pub values: Vec<String>,
 }
 
 /// One message of a channel.
@@ -133,8 +148,12 @@ impl Document {
                 ))
             }
         };
-        check_version(loader, &root.key("asyncapi"), &version)?;
-        let mut doc = Document { channels: Vec::new(), operations: Vec::new(), schemas: Schemas::default() };
+        let major = check_version(loader, &root.key("asyncapi"), &version)?;
+        let mut doc = Document { major, channels: Vec::new(), operations: Vec::new(), schemas: Schemas::default() };
+        if major == 2 {
+            doc.parse_v2(loader, root)?;
+            return Ok(doc);
+        }
         let channels = root.key("channels");
         for id in object_keys(loader, &channels)? {
             let channel = doc.parse_channel(loader, &channels.key(&id), id)?;
@@ -169,8 +188,12 @@ impl Document {
             summary: fields.text(loader, "summary")?,
             description: fields.text(loader, "description")?,
             messages: Vec::new(),
+            parameters: Vec::new(),
             node: node.clone(),
         };
+        channel.parameters = parse_parameters(loader, &node, channel.address.as_deref(), |loader, at| {
+            Ok(loader.get(at)?.get("enum").cloned())
+        })?;
         let messages = node.key("messages");
         for key in object_keys(loader, &messages)? {
             let message = self.parse_message(loader, &messages.key(&key), key)?;
@@ -182,6 +205,13 @@ impl Document {
     fn parse_message(&mut self, loader: &mut Loader, key_node: &Node, key: String) -> Result<Message> {
         let node = loader.resolve(key_node)?;
         let fields = Fields::with_traits(loader, &node, "a message")?;
+        // In 2.x the payload's format is a property of the message.
+        if let (2, Some(format)) = (self.major, fields.text(loader, "schemaFormat")?) {
+            if !is_json_schema_format(&format) {
+                let at = fields.node(loader, "schemaFormat")?.unwrap_or_else(|| node.clone());
+                return Err(unsupported_format(loader, &at, &format));
+            }
+        }
         let payload = match fields.node(loader, "payload")? {
             Some(at) => Some(self.parse_payload_schema(loader, &at)?),
             None => None,
@@ -231,11 +261,7 @@ impl Document {
             if let (Some(format), true) = (map.get("schemaFormat"), map.contains_key("schema")) {
                 let format = format.as_str().unwrap_or_default();
                 if !is_json_schema_format(format) {
-                    return Err(loader.error(
-                        &resolved.key("schemaFormat"),
-                        ErrorKind::Unsupported,
-                        format!("unsupported schemaFormat `{format}`: only JSON Schema and AsyncAPI schemas are supported"),
-                    ));
+                    return Err(unsupported_format(loader, &resolved.key("schemaFormat"), format));
                 }
                 return self.schemas.parse(loader, &resolved.key("schema"));
             }
@@ -314,15 +340,12 @@ impl Document {
     }
 }
 
-fn check_version(loader: &Loader, at: &Node, version: &str) -> Result<()> {
+/// The major version of a supported AsyncAPI version string: 2 (2.0–2.6) or 3 (3.0, 3.1).
+fn check_version(loader: &Loader, at: &Node, version: &str) -> Result<u8> {
     let major = version.split('.').next().unwrap_or_default();
     match major {
-        "3" if version.starts_with("3.0.") || version.starts_with("3.1.") => Ok(()),
-        "2" => Err(loader.error(
-            at,
-            ErrorKind::Unsupported,
-            format!("AsyncAPI {version} documents are not supported yet; eventfold reads AsyncAPI 3.0 and 3.1"),
-        )),
+        "3" if version.starts_with("3.0.") || version.starts_with("3.1.") => Ok(3),
+        "2" if ["2.0.", "2.1.", "2.2.", "2.3.", "2.4.", "2.5.", "2.6."].iter().any(|p| version.starts_with(p)) => Ok(2),
         "1" => Err(loader.error(
             at,
             ErrorKind::Version,
@@ -330,6 +353,59 @@ fn check_version(loader: &Loader, at: &Node, version: &str) -> Result<()> {
         )),
         _ => Err(loader.error(at, ErrorKind::Version, format!("unknown AsyncAPI version `{version}`"))),
     }
+}
+
+fn unsupported_format(loader: &Loader, at: &Node, format: &str) -> Error {
+    loader.error(
+        at,
+        ErrorKind::Unsupported,
+        format!("unsupported schemaFormat `{format}`: only JSON Schema and AsyncAPI schemas are supported"),
+    )
+}
+
+/// The parameters of a channel: those declared under `parameters`, in the order the address
+/// names them, then any the address names without declaring. `values` reads a declared
+/// parameter's `enum` (3.x: on the parameter; 2.x: on its `schema`).
+fn parse_parameters(
+    loader: &mut Loader,
+    channel: &Node,
+    address: Option<&str>,
+    values: impl Fn(&Loader, &Node) -> Result<Option<Value>>,
+) -> Result<Vec<Parameter>> {
+    let mut parameters = Vec::new();
+    let declared = channel.key("parameters");
+    for name in object_keys(loader, &declared)? {
+        let at = loader.resolve(&declared.key(&name))?;
+        let description = loader.get(&at)?.get("description").and_then(Value::as_str).map(str::to_owned);
+        let values = match values(loader, &at)? {
+            Some(Value::Array(items)) => items.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect(),
+            _ => Vec::new(),
+        };
+        parameters.push(Parameter { name, description, values });
+    }
+    let named = address.map(address_parameters).unwrap_or_default();
+    parameters.sort_by_key(|p| named.iter().position(|n| *n == p.name).unwrap_or(usize::MAX));
+    for name in named {
+        if !parameters.iter().any(|p| p.name == name) {
+            parameters.push(Parameter { name, description: None, values: Vec::new() });
+        }
+    }
+    Ok(parameters)
+}
+
+/// The `{name}`s of an address, in order.
+pub fn address_parameters(address: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = address;
+    while let Some(open) = rest.find('{') {
+        let Some(close) = rest[open..].find('}') else { break };
+        let name = &rest[open + 1..open + close];
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_owned());
+        }
+        rest = &rest[open + close + 1..];
+    }
+    names
 }
 
 fn is_json_schema_format(format: &str) -> bool {

@@ -75,6 +75,10 @@ pub struct Schema {
     pub required: Vec<String>,
     pub additional: Additional,
     pub items: Option<SchemaId>,
+    /// `items` as a list (draft 7) or `prefixItems` (2020-12): a tuple.
+    pub tuple_items: Vec<SchemaId>,
+    /// `patternProperties`, in document order.
+    pub pattern_properties: Vec<(String, SchemaId)>,
     pub enum_values: Option<Vec<Value>>,
     pub const_value: Option<Value>,
     pub format: Option<String>,
@@ -209,19 +213,28 @@ impl Schemas {
             Some(Value::Object(o)) if o.is_empty() => Additional::Any,
             Some(_) => Additional::Schema(self.parse_at(loader, &node.key("additionalProperties"), depth + 1)?),
         };
-        match map.get("items") {
-            None => {}
-            Some(Value::Array(items)) if items.len() == 1 => {
-                schema.items = Some(self.parse_at(loader, &node.key("items").index(0), depth + 1)?);
+        for key in ["prefixItems", "items"] {
+            match map.get(key) {
+                None => {}
+                Some(Value::Array(items)) => {
+                    for i in 0..items.len() {
+                        schema.tuple_items.push(self.parse_at(loader, &node.key(key).index(i), depth + 1)?);
+                    }
+                }
+                Some(_) if key == "items" => schema.items = Some(self.parse_at(loader, &node.key("items"), depth + 1)?),
+                Some(_) => {
+                    return Err(loader.error(&node.key(key), ErrorKind::Invalid, "`prefixItems` must be an array of schemas"))
+                }
             }
-            Some(Value::Array(_)) => {
-                return Err(loader.error(
-                    &node.key("items"),
-                    ErrorKind::Unsupported,
-                    "tuple arrays (`items` as a list of schemas) are not supported yet",
-                ))
+        }
+        if let Some(patterns) = map.get("patternProperties") {
+            let Value::Object(patterns) = patterns else {
+                return Err(loader.error(&node.key("patternProperties"), ErrorKind::Invalid, "`patternProperties` must be an object"));
+            };
+            for pattern in patterns.keys() {
+                let child = self.parse_at(loader, &node.key("patternProperties").key(pattern), depth + 1)?;
+                schema.pattern_properties.push((pattern.clone(), child));
             }
-            Some(_) => schema.items = Some(self.parse_at(loader, &node.key("items"), depth + 1)?),
         }
         schema.enum_values = match map.get("enum") {
             None => None,
@@ -269,6 +282,8 @@ impl Schema {
             required: Vec::new(),
             additional: Additional::Unspecified,
             items: None,
+            tuple_items: Vec::new(),
+            pattern_properties: Vec::new(),
             enum_values: None,
             const_value: None,
             format: None,

@@ -74,8 +74,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("store: {url}");
 
     let order_id = eventfold::uuid::Uuid::now_v7().to_string();
-    let now = eventfold::time::OffsetDateTime::now_utc();
-    let now = now.format(&eventfold::time::format_description::well_known::Rfc3339)?;
+    let now = eventfold::Timestamp::now();
 
     // The orders service places the order and records its progress.
     let place = orders::PlaceOrderPublisher::new(store.clone());
@@ -89,7 +88,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     orders::OrderNewItemsItem { sku: "BOOK-42".to_owned(), quantity: 1, unit_price: 12.5 },
                     orders::OrderNewItemsItem { sku: "MUG-7".to_owned(), quantity: 2, unit_price: 8.0 },
                 ],
-                placed_at: now.clone(),
+                placed_at: now,
                 note: None,
             },
             headers("orders"),
