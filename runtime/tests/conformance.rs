@@ -111,6 +111,43 @@ impl Backend for PostgresBackend {
     }
 }
 
+#[cfg(feature = "nats")]
+use eventfold::NatsStore;
+
+/// A NATS JetStream namespace of its own per test (`EVENTFOLD_NATS_URL`), deleted when the test
+/// ends; reopening opens a new connection onto it.
+#[cfg(feature = "nats")]
+pub struct NatsBackend {
+    url: String,
+}
+
+#[cfg(feature = "nats")]
+impl NatsBackend {
+    async fn from_env() -> Self {
+        let namespace = common::nats::unique_namespace();
+        let url = common::nats::with_param(&common::nats::url(), "namespace", &namespace);
+        let backend = NatsBackend { url };
+        // Fail here, loudly, when the server is not there.
+        backend.open().await;
+        backend
+    }
+}
+
+#[cfg(feature = "nats")]
+impl Drop for NatsBackend {
+    fn drop(&mut self) {
+        common::nats::destroy(std::mem::take(&mut self.url));
+    }
+}
+
+#[cfg(feature = "nats")]
+impl Backend for NatsBackend {
+    type Store = NatsStore;
+    async fn open(&self) -> NatsStore {
+        common::nats::open(&self.url).await
+    }
+}
+
 mod suite {
     use super::*;
 
@@ -486,5 +523,7 @@ macro_rules! conformance {
 conformance!(conformance_memory, MemoryBackend::new());
 #[cfg(feature = "sqlite")]
 conformance!(conformance_sqlite, SqliteBackend::new());
+#[cfg(feature = "nats")]
+conformance!(conformance_nats, NatsBackend::from_env().await);
 #[cfg(feature = "postgres")]
 conformance!(conformance_postgres, PostgresBackend::from_env().await);

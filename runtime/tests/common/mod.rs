@@ -1,6 +1,8 @@
 //! A hand-written channel message type, standing in for generated code.
 #![allow(dead_code)]
 
+#[cfg(feature = "nats")]
+pub mod nats;
 #[cfg(feature = "postgres")]
 pub mod pg;
 
