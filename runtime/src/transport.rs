@@ -2,6 +2,10 @@
 
 use std::future::Future;
 
+#[cfg(feature = "nats")]
+#[path = "transport_nats.rs"]
+pub mod nats;
+
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::message::{ChannelMessage, Headers};
