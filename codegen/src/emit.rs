@@ -217,7 +217,7 @@ fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
                 }
             }
         }
-        TypeKind::Union(variants) => {
+        TypeKind::Union { variants, tag: None } => {
             let names = variants.iter().map(|v| ident(&v.name));
             let tys = variants.iter().map(|v| type_tokens(types, &v.ty));
             let derives = serde_derives(true, true);
@@ -228,6 +228,32 @@ fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
                 pub enum #name {
                     #( #names(#tys), )*
                 }
+            }
+        }
+        TypeKind::Union { variants, tag: Some(tag) } => {
+            let names: Vec<Ident> = variants.iter().map(|v| ident(&v.name)).collect();
+            let tys: Vec<TokenStream> = variants.iter().map(|v| type_tokens(types, &v.ty)).collect();
+            let tags: Vec<&str> = variants.iter().map(|v| v.tag.as_deref().unwrap_or_default()).collect();
+            let wire_doc = format!(" Its `{tag}` property tells the alternatives apart.");
+            let impls = tagged_impls(&name, tag, &tags, &names, &tys);
+            quote! {
+                #docs
+                #[doc = ""]
+                #[doc = #wire_doc]
+                #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+                pub enum #name {
+                    #( #names(#tys), )*
+                }
+                impl ::eventfold::codegen::serde::Serialize for #name {
+                    fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
+                        -> ::core::result::Result<S::Ok, S::Error>
+                    {
+                        match self {
+                            #( Self::#names(value) => ::eventfold::codegen::serde::Serialize::serialize(value, serializer), )*
+                        }
+                    }
+                }
+                #impls
             }
         }
         TypeKind::Alias(inner) => {
@@ -591,33 +617,8 @@ fn correlation_arm(variant: &Ident, message: &MessageIr) -> TokenStream {
 
 fn deserialize_impl(channel: &ChannelIr, variants: &[Ident], payloads: &[TokenStream]) -> TokenStream {
     if let Some(tag) = &channel.discriminator {
-        let tags: Vec<&String> = channel.messages.iter().filter_map(|m| m.tag.as_ref()).collect();
-        return quote! {
-            impl ::eventfold::codegen::wire::Tagged for Message {
-                const TAG: &'static str = #tag;
-                const TAGS: &'static [&'static str] = &[#(#tags),*];
-
-                fn deserialize_tag<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(tag: &str, deserializer: D)
-                    -> ::core::result::Result<Self, D::Error>
-                {
-                    match tag {
-                        #( #tags => <#payloads as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer).map(Self::#variants), )*
-                        _ => {
-                            let _ = deserializer;
-                            ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(tag, Self::TAGS))
-                        }
-                    }
-                }
-            }
-
-            impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Message {
-                fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(deserializer: D)
-                    -> ::core::result::Result<Self, D::Error>
-                {
-                    ::eventfold::codegen::wire::deserialize_tagged(deserializer)
-                }
-            }
-        };
+        let tags: Vec<&str> = channel.messages.iter().filter_map(|m| m.tag.as_deref()).collect();
+        return tagged_impls(&ident("Message"), tag, &tags, variants, payloads);
     }
     if let ([variant], [payload]) = (variants, payloads) {
         return quote! {
@@ -631,6 +632,37 @@ fn deserialize_impl(channel: &ChannelIr, variants: &[Ident], payloads: &[TokenSt
         };
     }
     TokenStream::new()
+}
+
+/// `Tagged` and `Deserialize` for an enum whose variant the value of property `tag` picks
+/// (`tags[i]` selects `variants[i]`, holding a `payloads[i]`).
+fn tagged_impls(name: &Ident, tag: &str, tags: &[&str], variants: &[Ident], payloads: &[TokenStream]) -> TokenStream {
+    quote! {
+        impl ::eventfold::codegen::wire::Tagged for #name {
+            const TAG: &'static str = #tag;
+            const TAGS: &'static [&'static str] = &[#(#tags),*];
+
+            fn deserialize_tag<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(tag: &str, deserializer: D)
+                -> ::core::result::Result<Self, D::Error>
+            {
+                match tag {
+                    #( #tags => <#payloads as ::eventfold::codegen::serde::Deserialize>::deserialize(deserializer).map(Self::#variants), )*
+                    _ => {
+                        let _ = deserializer;
+                        ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(tag, Self::TAGS))
+                    }
+                }
+            }
+        }
+
+        impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(deserializer: D)
+                -> ::core::result::Result<Self, D::Error>
+            {
+                ::eventfold::codegen::wire::deserialize_tagged(deserializer)
+            }
+        }
+    }
 }
 
 fn publisher(types: &TypeSpace, channel: &ChannelIr, publisher: &PublisherIr) -> TokenStream {

@@ -44,6 +44,8 @@ impl Node {
 struct SourceFile {
     path: PathBuf,
     value: Value,
+    /// Made by the generator (an Avro schema translated to JSON Schema), not read from disk.
+    derived: bool,
 }
 
 /// Longest chain of `$ref` to `$ref` the loader follows before calling it a cycle.
@@ -67,7 +69,16 @@ impl Loader {
 
     /// Every file read so far, in the order they were first read.
     pub fn files(&self) -> impl Iterator<Item = &Path> {
-        self.files.iter().map(|f| f.path.as_path())
+        self.files.iter().filter(|f| !f.derived).map(|f| f.path.as_path())
+    }
+
+    /// Adds `value`, derived from the value at `from` (e.g. an Avro schema's JSON Schema), as a
+    /// document of its own; errors inside it name `from` and say what it was derived as.
+    pub fn add_derived(&mut self, from: &Node, what: &str, value: Value) -> Node {
+        let path = PathBuf::from(format!("{}#{} ({what})", self.path(from.file).display(), from.pointer));
+        let id = FileId(self.files.len());
+        self.files.push(SourceFile { path, value, derived: true });
+        Node { file: id, pointer: String::new() }
     }
 
     /// The path of a loaded file.
@@ -240,7 +251,7 @@ impl Loader {
         })?;
         let value = parse(&shown, &text)?;
         let id = FileId(self.files.len());
-        self.files.push(SourceFile { path: shown, value });
+        self.files.push(SourceFile { path: shown, value, derived: false });
         self.by_path.insert(canonical, id);
         Ok(id)
     }

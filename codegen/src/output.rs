@@ -80,6 +80,9 @@ pub struct Example {
     pub headers: Option<serde_json::Value>,
     /// Where the example is.
     pub location: Location,
+    /// Where the message's payload schema is, after `$ref`s (its JSON pointer is in the file
+    /// of the location), if the message has one.
+    pub payload_schema: Option<Location>,
 }
 
 /// Every message example of the document at `spec`, for round-trip tests of generated code.
@@ -97,6 +100,7 @@ pub fn examples(spec: impl AsRef<Path>) -> Result<Vec<Example>> {
                     payload: example.payload.clone(),
                     headers: example.headers.clone(),
                     location: loader.location(&example.node),
+                    payload_schema: message.payload_schema.as_ref().map(|node| loader.location(node)),
                 });
             }
         }

@@ -73,6 +73,8 @@ pub struct MessageIr {
     pub correlation: Option<CorrelationIr>,
     pub doc: Option<String>,
     pub examples: Vec<MessageExample>,
+    /// Where the payload schema is (after `$ref`s), for tools that check examples against it.
+    pub payload_schema: Option<crate::load::Node>,
 }
 
 /// How to read a message's correlation id.
@@ -178,6 +180,7 @@ impl Model {
                     correlation: None,
                     doc: message.description.clone().or_else(|| message.summary.clone()).or_else(|| message.title.clone()),
                     examples: message.examples.clone(),
+                    payload_schema: message.payload.map(|id| doc.schemas[id].node.clone()),
                 });
             }
             let mut arguments = Namespace::default();

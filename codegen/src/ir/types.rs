@@ -75,8 +75,9 @@ pub enum TypeKind {
     Struct(StructDef),
     /// A string enum.
     Enum(Vec<EnumVariant>),
-    /// An untagged union of alternatives (`oneOf` / `anyOf`).
-    Union(Vec<UnionVariant>),
+    /// A union of alternatives (`oneOf` / `anyOf`, or a list of types): tagged by the property
+    /// `tag` when one tells them apart, untagged (first alternative that decodes) otherwise.
+    Union { variants: Vec<UnionVariant>, tag: Option<String> },
     /// A named schema that is another type: `pub type Name = ...;`.
     Alias(TypeRef),
     /// Like an alias, for a type that refers to itself: `pub struct Name(pub ...);`.
@@ -128,6 +129,8 @@ pub struct EnumVariant {
 pub struct UnionVariant {
     pub name: String,
     pub ty: TypeRef,
+    /// The value of the union's tag that selects this variant, when the union is tagged.
+    pub tag: Option<String>,
 }
 
 /// All named types of one generation run, and the names they hold.
@@ -170,13 +173,23 @@ impl TypeSpace {
         if schema.never {
             return Ok(TypeRef::Json);
         }
+        // `oneOf: [X, {type: null}]`: an optional X.
+        let alternatives: Vec<SchemaId> = schema.one_of.iter().chain(&schema.any_of).copied().collect();
+        let non_null: Vec<SchemaId> = alternatives.iter().copied().filter(|a| schemas[*a].types != [JsonType::Null]).collect();
+        if let ([only], true) = (non_null.as_slice(), alternatives.len() > 1 && schema.properties.is_empty()) {
+            let inner = self.type_at(loader, schemas, *only, hint, depth + 1)?;
+            return Ok(match inner {
+                TypeRef::Option(_) | TypeRef::Json => inner,
+                other => TypeRef::Option(Box::new(other)),
+            });
+        }
         if let Some(shape) = self.named_shape(schema) {
             let name = schema.component_name.as_deref().unwrap_or(hint);
             let type_id = self.reserve(id, schema, name);
             let kind = match shape {
-                Shape::Struct => TypeKind::Struct(self.struct_def(loader, schemas, id, type_id, depth)?),
+                Shape::Struct => TypeKind::Struct(self.struct_def(loader, schemas, &[id], type_id, depth)?),
                 Shape::Enum => TypeKind::Enum(self.enum_def(schema)),
-                Shape::Union => TypeKind::Union(self.union_def(loader, schemas, id, type_id, depth)?),
+                Shape::Union => self.union_def(loader, schemas, id, type_id, depth)?,
                 Shape::Alias => {
                     let name = self.types[type_id.0].name.clone();
                     let inner = self.anonymous(loader, schemas, id, &name, depth)?;
@@ -209,15 +222,7 @@ impl TypeSpace {
     }
 
     fn reserve(&mut self, id: SchemaId, schema: &Schema, name: &str) -> TypeId {
-        let wanted = sanitize(name, Case::Pascal, "Type");
-        let name = self.names.claim(&wanted, Case::Pascal);
-        let type_id = TypeId(self.types.len());
-        self.types.push(TypeDef {
-            name,
-            doc: schema.description.clone().or_else(|| schema.title.clone()),
-            kind: TypeKind::Pending,
-            home: self.current_home,
-        });
+        let type_id = self.reserve_unnamed(schema, name);
         self.by_schema.insert(id, type_id);
         type_id
     }
@@ -292,20 +297,42 @@ impl TypeSpace {
         }
     }
 
-    fn struct_def(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, owner: TypeId, depth: usize) -> Result<StructDef> {
+    /// The struct of the properties of `ids` together (a schema, its `allOf` members, and the
+    /// base properties of a `oneOf` alternative). A property met twice takes its last schema,
+    /// the more specific one; two that allow no common type are an error naming both.
+    fn struct_def(&mut self, loader: &Loader, schemas: &Schemas, ids: &[SchemaId], owner: TypeId, depth: usize) -> Result<StructDef> {
         let owner_name = self.types[owner.0].name.clone();
         let mut def = StructDef::default();
         let mut fields = Namespace::default();
         let mut consts = Namespace::default();
-        let mut seen = BTreeSet::new();
         let mut required = BTreeSet::new();
-        let mut properties = Vec::new();
+        let mut collected = Vec::new();
         let mut additional = Additional::Unspecified;
-        collect_properties(schemas, id, &mut properties, &mut required, &mut additional, &mut BTreeSet::new());
-        for (wire, property) in properties {
-            if !seen.insert(wire.clone()) {
-                continue;
+        let mut visiting = BTreeSet::new();
+        for id in ids {
+            collect_properties(schemas, *id, &mut collected, &mut required, &mut additional, &mut visiting);
+        }
+        let mut properties: Vec<(String, SchemaId)> = Vec::new();
+        for (wire, property) in collected {
+            match properties.iter_mut().find(|(w, _)| *w == wire) {
+                None => properties.push((wire, property)),
+                Some((_, earlier)) => {
+                    let (a, b) = (&schemas[*earlier], &schemas[property]);
+                    let disjoint = !a.types.is_empty() && !b.types.is_empty() && !a.types.iter().any(|t| b.types.contains(t));
+                    if disjoint {
+                        return Err(loader
+                            .error(
+                                &b.node,
+                                ErrorKind::Invalid,
+                                format!("`allOf` members disagree on property `{wire}`: {:?} here, {:?} in the other", b.types, a.types),
+                            )
+                            .with_related(loader.location(&a.node)));
+                    }
+                    *earlier = property;
+                }
             }
+        }
+        for (wire, property) in properties {
             let prop = &schemas[property];
             if prop.never {
                 continue;
@@ -343,7 +370,7 @@ impl TypeSpace {
             .collect()
     }
 
-    fn union_def(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, owner: TypeId, depth: usize) -> Result<Vec<UnionVariant>> {
+    fn union_def(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, owner: TypeId, depth: usize) -> Result<TypeKind> {
         let owner_name = self.types[owner.0].name.clone();
         let schema = &schemas[id];
         let alternatives: Vec<SchemaId> = schema.one_of.iter().chain(&schema.any_of).copied().collect();
@@ -360,24 +387,96 @@ impl TypeSpace {
             for kind in kinds {
                 let label = format!("{kind:?}");
                 let ty = self.of_type(loader, schemas, id, Some(kind), &format!("{owner_name}{label}"), depth + 1)?;
-                variants.push(UnionVariant { name: names.claim(&label, Case::Pascal), ty });
+                variants.push(UnionVariant { name: names.claim(&label, Case::Pascal), ty, tag: None });
             }
-            return Ok(variants);
+            return Ok(TypeKind::Union { variants, tag: None });
         }
+        // Properties beside the `oneOf` belong to every alternative.
+        let has_base = !schema.properties.is_empty() || !schema.all_of.is_empty();
         for (i, alternative) in alternatives.into_iter().enumerate() {
             let alt = &schemas[alternative];
             if alt.types == [JsonType::Null] {
                 continue;
             }
             let label = alt.component_name.clone().or_else(|| alt.title.clone()).unwrap_or_else(|| format!("Variant{i}"));
-            let ty = self.type_at(loader, schemas, alternative, &format!("{owner_name}{}", sanitize(&label, Case::Pascal, "Variant")), depth + 1)?;
-            let name = names.claim(&sanitize(&label, Case::Pascal, "Variant"), Case::Pascal);
-            variants.push(UnionVariant { name, ty });
+            let label = sanitize(&label, Case::Pascal, "Variant");
+            let hint = format!("{owner_name}{label}");
+            let alt_is_object = self.named_shape(alt).is_some_and(|s| matches!(s, Shape::Struct)) || alt.types == [JsonType::Object];
+            let ty = if has_base && alt_is_object {
+                let merged = self.reserve_unnamed(alt, &hint);
+                let def = self.struct_def(loader, schemas, &[id, alternative], merged, depth + 1)?;
+                self.types[merged.0].kind = TypeKind::Struct(def);
+                TypeRef::Named(merged)
+            } else {
+                self.type_at(loader, schemas, alternative, &hint, depth + 1)?
+            };
+            let name = names.claim(&label, Case::Pascal);
+            variants.push(UnionVariant { name, ty, tag: None });
         }
         if variants.is_empty() {
             return Err(loader.error(&schema.node, ErrorKind::Unsupported, "a `oneOf`/`anyOf` whose only alternative is `null`"));
         }
-        Ok(variants)
+        let tag = self.union_tag(schemas, schema, &mut variants);
+        Ok(TypeKind::Union { variants, tag })
+    }
+
+    /// The property that tells a union's alternatives apart, if there is one: a distinct string
+    /// constant in every alternative, or a declared `discriminator` whose values are the
+    /// alternatives' schema names. Sets each variant's tag value.
+    fn union_tag(&self, schemas: &Schemas, schema: &Schema, variants: &mut [UnionVariant]) -> Option<String> {
+        let structs: Vec<Option<&StructDef>> = variants.iter().map(|v| self.struct_behind(&v.ty).map(|(_, s)| s)).collect();
+        if structs.iter().any(Option::is_none) {
+            return None;
+        }
+        let structs: Vec<&StructDef> = structs.into_iter().flatten().collect();
+        let candidates: Vec<String> = match &schema.discriminator {
+            Some(declared) => vec![declared.clone()],
+            None => structs.first()?.consts.iter().map(|c| c.wire.clone()).collect(),
+        };
+        for candidate in candidates {
+            let tags: Vec<Option<String>> = structs
+                .iter()
+                .map(|def| match def.consts.iter().find(|c| c.wire == candidate).map(|c| &c.value) {
+                    Some(Value::String(tag)) => Some(tag.clone()),
+                    _ => None,
+                })
+                .collect();
+            let mut distinct: Vec<&String> = tags.iter().flatten().collect();
+            distinct.sort();
+            distinct.dedup();
+            if tags.iter().all(Option::is_some) && distinct.len() == tags.len() {
+                for (variant, tag) in variants.iter_mut().zip(tags) {
+                    variant.tag = tag;
+                }
+                return Some(candidate);
+            }
+        }
+        // A declared discriminator whose property is a plain field: its value names the schema.
+        let declared = schema.discriminator.as_ref()?;
+        let alternatives: Vec<SchemaId> = schema.one_of.iter().chain(&schema.any_of).copied().collect();
+        let names: Vec<Option<String>> = alternatives.iter().map(|a| schemas[*a].component_name.clone()).collect();
+        let has_field = structs.iter().all(|def| def.fields.iter().any(|f| &f.wire == declared));
+        if has_field && names.len() == variants.len() && names.iter().all(Option::is_some) {
+            for (variant, name) in variants.iter_mut().zip(names) {
+                variant.tag = name;
+            }
+            return Some(declared.clone());
+        }
+        None
+    }
+
+    /// A new named type for a schema that already has one (a merged `oneOf` alternative).
+    fn reserve_unnamed(&mut self, schema: &Schema, name: &str) -> TypeId {
+        let wanted = sanitize(name, Case::Pascal, "Type");
+        let name = self.names.claim(&wanted, Case::Pascal);
+        let type_id = TypeId(self.types.len());
+        self.types.push(TypeDef {
+            name,
+            doc: schema.description.clone().or_else(|| schema.title.clone()),
+            kind: TypeKind::Pending,
+            home: self.current_home,
+        });
+        type_id
     }
 
     /// Boxes every field that would make a struct contain itself.
@@ -416,7 +515,7 @@ impl TypeSpace {
                 }
                 match &self.types[id.0].kind {
                     TypeKind::Struct(def) => def.fields.iter().any(|f| self.reaches_by_value(&f.ty, target, visited)),
-                    TypeKind::Union(variants) => variants.iter().any(|v| self.reaches_by_value(&v.ty, target, visited)),
+                    TypeKind::Union { variants, .. } => variants.iter().any(|v| self.reaches_by_value(&v.ty, target, visited)),
                     TypeKind::Alias(inner) | TypeKind::Newtype(inner) => self.reaches_by_value(inner, target, visited),
                     TypeKind::Enum(_) | TypeKind::Pending => false,
                 }
@@ -441,7 +540,7 @@ impl TypeSpace {
                             self.reachable(extra, out);
                         }
                     }
-                    TypeKind::Union(variants) => variants.iter().for_each(|v| self.reachable(&v.ty, out)),
+                    TypeKind::Union { variants, .. } => variants.iter().for_each(|v| self.reachable(&v.ty, out)),
                     TypeKind::Alias(inner) | TypeKind::Newtype(inner) => self.reachable(inner, out),
                     TypeKind::Enum(_) | TypeKind::Pending => {}
                 }

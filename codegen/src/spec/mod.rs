@@ -4,6 +4,7 @@
 //! merging message traits, into channels, messages and operations that later stages use without
 //! looking at raw JSON again. Every item keeps the [`Node`] it came from, for error messages.
 
+mod avro;
 pub mod schema;
 mod v2;
 
@@ -206,15 +207,15 @@ impl Document {
         let node = loader.resolve(key_node)?;
         let fields = Fields::with_traits(loader, &node, "a message")?;
         // In 2.x the payload's format is a property of the message.
+        let mut message_format = None;
         if let (2, Some(format)) = (self.major, fields.text(loader, "schemaFormat")?) {
-            if !is_json_schema_format(&format) {
-                let at = fields.node(loader, "schemaFormat")?.unwrap_or_else(|| node.clone());
-                return Err(unsupported_format(loader, &at, &format));
-            }
+            let at = fields.node(loader, "schemaFormat")?.unwrap_or_else(|| node.clone());
+            message_format = Some((format, at));
         }
-        let payload = match fields.node(loader, "payload")? {
-            Some(at) => Some(self.parse_payload_schema(loader, &at)?),
-            None => None,
+        let payload = match (fields.node(loader, "payload")?, message_format) {
+            (Some(at), Some((format, format_at))) => Some(self.parse_formatted_schema(loader, &at, &format, &format_at)?),
+            (Some(at), None) => Some(self.parse_payload_schema(loader, &at)?),
+            (None, _) => None,
         };
         let headers = match fields.node(loader, "headers")? {
             Some(at) => Some(self.parse_payload_schema(loader, &at)?),
@@ -259,14 +260,26 @@ impl Document {
         let resolved = loader.resolve(at)?;
         if let Value::Object(map) = loader.get(&resolved)? {
             if let (Some(format), true) = (map.get("schemaFormat"), map.contains_key("schema")) {
-                let format = format.as_str().unwrap_or_default();
-                if !is_json_schema_format(format) {
-                    return Err(unsupported_format(loader, &resolved.key("schemaFormat"), format));
-                }
-                return self.schemas.parse(loader, &resolved.key("schema"));
+                let format = format.as_str().unwrap_or_default().to_owned();
+                return self.parse_formatted_schema(loader, &resolved.key("schema"), &format, &resolved.key("schemaFormat"));
             }
         }
         self.schemas.parse(loader, &resolved)
+    }
+
+    /// The schema at `at`, written in `format` (declared at `format_at`): JSON Schema as it is,
+    /// Avro translated; any other format is an `unsupported` error.
+    fn parse_formatted_schema(&mut self, loader: &mut Loader, at: &Node, format: &str, format_at: &Node) -> Result<SchemaId> {
+        if is_json_schema_format(format) {
+            return self.schemas.parse(loader, at);
+        }
+        if avro::is_avro(format) {
+            let schema = loader.resolve(at)?;
+            let translated = avro::to_json_schema(loader, &schema)?;
+            let derived = loader.add_derived(&schema, "Avro, as JSON Schema", translated);
+            return self.schemas.parse(loader, &derived);
+        }
+        Err(unsupported_format(loader, format_at, format))
     }
 
     fn parse_operation(&mut self, loader: &mut Loader, key_node: &Node, id: String) -> Result<Operation> {
@@ -359,7 +372,7 @@ fn unsupported_format(loader: &Loader, at: &Node, format: &str) -> Error {
     loader.error(
         at,
         ErrorKind::Unsupported,
-        format!("unsupported schemaFormat `{format}`: only JSON Schema and AsyncAPI schemas are supported"),
+        format!("unsupported schemaFormat `{format}`: only JSON Schema, AsyncAPI and Avro schemas are supported"),
     )
 }
 
