@@ -282,6 +282,9 @@ struct Shared {
     state: Bucket,
     options: NatsOptions,
     notifier: Notifier,
+    /// Where recent reads of a stream ended: stream id → (version, position). A read from a later
+    /// version starts its consumer after that position instead of at the stream's start.
+    read_marks: std::sync::Mutex<HashMap<String, (u64, u64)>>,
 }
 
 /// The NATS JetStream store; clones share one connection.
@@ -392,6 +395,7 @@ impl NatsStore {
                 state,
                 options,
                 notifier: Notifier::new(head),
+                read_marks: std::sync::Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -737,7 +741,24 @@ impl EventStore for NatsStore {
         if tail.version < from_version.max(1) || limit == 0 {
             return Ok(Vec::new());
         }
-        self.read_ordered(subject, 1, tail.sequence, limit, |record| record.stream_version >= from_version).await
+        let start = {
+            let marks = self.shared.read_marks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            match marks.get(stream_id) {
+                Some(&(version, position)) if version < from_version => position + 1,
+                _ => 1,
+            }
+        };
+        let records = self
+            .read_ordered(subject, start, tail.sequence, limit, |record| record.stream_version >= from_version)
+            .await?;
+        if let Some(last) = records.last() {
+            let mut marks = self.shared.read_marks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if marks.len() >= 4096 {
+                marks.clear();
+            }
+            marks.insert(stream_id.to_owned(), (last.stream_version, last.global_position));
+        }
+        Ok(records)
     }
 
     async fn read_all(&self, from_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, Error> {

@@ -174,6 +174,7 @@ struct Statements {
     find_ids: Statement,
     stream_version: Statement,
     head: Statement,
+    version_and_head: Statement,
     insert: Statement,
     notify: Statement,
     read_stream: Statement,
@@ -197,6 +198,12 @@ impl Statements {
                 .prepare(&format!("SELECT COALESCE(MAX(stream_version), 0)::BIGINT FROM \"{s}\".events WHERE stream_id = $1"))
                 .await?,
             head: client.prepare(&format!("SELECT COALESCE(MAX(global_position), 0)::BIGINT FROM \"{s}\".events")).await?,
+            version_and_head: client
+                .prepare(&format!(
+                    "SELECT (SELECT COALESCE(MAX(stream_version), 0) FROM \"{s}\".events WHERE stream_id = $1)::BIGINT, \
+                     (SELECT COALESCE(MAX(global_position), 0) FROM \"{s}\".events)::BIGINT"
+                ))
+                .await?,
             insert: client
                 .prepare(&format!(
                     "INSERT INTO \"{s}\".events (global_position, stream_id, stream_version, event_id, message_name, \
@@ -518,10 +525,16 @@ async fn append_in(conn: &mut Conn, stream_id: &str, expected: ExpectedVersion, 
         let what = |step: &str| format!("appending to stream {stream_id} ({step})");
         let Conn { client, statements, .. } = conn;
         let tx = client.transaction().await.map_err(failed(what("begin")))?;
-        tx.execute(&statements.lock, &[]).await.map_err(failed(what("lock")))?;
-
+        // One round trip: the lock, then (under it, in pipeline order) the idempotency check and
+        // the stream's version and the head position.
         let ids: Vec<uuid::Uuid> = events.iter().map(|event| event.event_id).collect();
-        let rows = tx.query(&statements.find_ids, &[&ids]).await.map_err(failed(what("idempotency check")))?;
+        let (_, rows, numbers) = futures_util::future::try_join3(
+            tx.execute(&statements.lock, &[]),
+            tx.query(&statements.find_ids, &[&ids]),
+            tx.query_one(&statements.version_and_head, &[&stream_id]),
+        )
+        .await
+        .map_err(failed(what("lock and checks")))?;
         let mut stored: HashMap<uuid::Uuid, StoredAt> = HashMap::with_capacity(rows.len());
         for row in rows {
             let get = || -> Result<(uuid::Uuid, StoredAt), tokio_postgres::Error> {
@@ -541,22 +554,12 @@ async fn append_in(conn: &mut Conn, stream_id: &str, expected: ExpectedVersion, 
         if let Some(result) = idempotent_result(stream_id, &events, &found)? {
             return Ok(result);
         }
-
-        let actual: i64 = tx
-            .query_one(&statements.stream_version, &[&stream_id])
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(failed(what("version check")))?;
-        let actual = to_u64(actual);
+        let (actual, head): (i64, i64) =
+            (|| Ok((numbers.try_get(0)?, numbers.try_get(1)?)))().map_err(failed(what("version check")))?;
+        let (actual, head) = (to_u64(actual), to_u64(head));
         if !expected.allows(actual) {
             return Err(Error::Conflict { stream_id: stream_id.to_owned(), expected, actual });
         }
-        let head: i64 = tx
-            .query_one(&statements.head, &[])
-            .await
-            .and_then(|row| row.try_get(0))
-            .map_err(failed(what("head position")))?;
-        let head = to_u64(head);
 
         let count = events.len() as u64;
         let mut positions = Vec::with_capacity(events.len());
@@ -580,14 +583,18 @@ async fn append_in(conn: &mut Conn, stream_id: &str, expected: ExpectedVersion, 
             payloads.push(event.payload);
         }
         let now = time::OffsetDateTime::now_utc();
-        tx.execute(
-            &statements.insert,
-            &[&stream_id, &now, &positions, &versions, &ids, &names, &correlations, &causations, &headers, &payloads],
+        let last_position = head + count;
+        let notify = last_position.to_string();
+        // Pipelined: NOTIFY is delivered only if the transaction commits.
+        futures_util::future::try_join(
+            tx.execute(
+                &statements.insert,
+                &[&stream_id, &now, &positions, &versions, &ids, &names, &correlations, &causations, &headers, &payloads],
+            ),
+            tx.execute(&statements.notify, &[&notify]),
         )
         .await
         .map_err(failed(what(&format!("insert at positions {}..={}", head + 1, head + count))))?;
-        let last_position = head + count;
-        tx.execute(&statements.notify, &[&last_position.to_string()]).await.map_err(failed(what("notify")))?;
         tx.commit().await.map_err(failed(what("commit")))?;
         Ok(AppendResult {
             stream_id: stream_id.to_owned(),
