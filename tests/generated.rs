@@ -8,6 +8,8 @@ use eventfold::{ChannelMessage, Envelope, HandlerError, MemoryStore, StartFrom, 
 use eventfold_tests::awkward::{self_ as self_channel, tree_channel, user_events};
 use eventfold_tests::orders_event_source::event_source_orders as orders;
 use eventfold_tests::orders_shipping_service::event_source_orders as shipping;
+use eventfold_tests::schemas::shipments as shapes;
+use eventfold_tests::v2::orders_order_id as v2;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -229,10 +231,17 @@ fn round_trip<M: ChannelMessage + std::fmt::Debug>(example: &eventfold_codegen::
 fn every_example_round_trips_through_its_generated_type() {
     let mut checked = 0;
     let mut failures = Vec::new();
-    for spec in ["examples/orders/event-source.json", "tests/fixtures/awkward/asyncapi.yaml"] {
+    for spec in [
+        "examples/orders/event-source.json",
+        "tests/fixtures/awkward/asyncapi.yaml",
+        "tests/fixtures/schemas/asyncapi.yaml",
+        "tests/fixtures/v2/asyncapi.yaml",
+    ] {
         for example in eventfold_codegen::examples(workspace().join(spec)).unwrap() {
             let result = match (spec, example.module.as_str()) {
                 (s, "event_source_orders") if s.contains("orders") => round_trip::<orders::Message>(&example),
+                (_, "shipments") => round_trip::<shapes::Message>(&example),
+                (_, "orders_order_id") => round_trip::<v2::Message>(&example),
                 (_, "user_events") => round_trip::<user_events::Message>(&example),
                 (_, "tree_channel") => round_trip::<tree_channel::Message>(&example),
                 (_, "self_") => round_trip::<self_channel::Message>(&example),
@@ -245,7 +254,7 @@ fn every_example_round_trips_through_its_generated_type() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    assert_eq!(checked, 7, "every example of the fixtures was checked");
+    assert_eq!(checked, 14, "every example of the fixtures was checked");
 }
 
 // --- stubs against a store -------------------------------------------------------------------
@@ -426,4 +435,116 @@ async fn a_failing_handler_stops_the_runner_with_the_event_s_position() {
     let subscription = TypedSubscription::<_, shipping::Message>::new(store, StartFrom::Beginning);
     let error = shipping::run_prepare_shipment(subscription, Failing).await.unwrap_err().to_string();
     assert!(error.contains("EventSourceOrders-o-2") && error.contains("version 1") && error.contains("warehouse closed"), "{error}");
+}
+
+// --- the rest of JSON Schema ------------------------------------------------------------------
+
+#[test]
+fn a_oneof_told_apart_by_a_constant_is_a_tagged_enum() {
+    let left = json!({"kind": "left", "carrier": "dhl"});
+    let change: shapes::Change = serde_json::from_value(left.clone()).unwrap();
+    assert_eq!(change, shapes::Change::Left(shapes::Left { carrier: "dhl".to_owned() }));
+    assert_eq!(serde_json::to_value(&change).unwrap(), left);
+    // The tag picks the alternative even when it comes last, and an unknown tag is an error.
+    let packed: shapes::Change = serde_json::from_str(r#"{"boxes":2,"kind":"packed"}"#).unwrap();
+    assert_eq!(packed, shapes::Change::Packed(shapes::Packed { boxes: 2 }));
+    let error = serde_json::from_str::<shapes::Change>(r#"{"kind":"lost"}"#).unwrap_err().to_string();
+    assert!(error.contains("lost") && error.contains("packed"), "{error}");
+}
+
+#[test]
+fn formats_tuples_type_lists_and_pattern_properties() {
+    let value = json!({"reading": [1.5, "celsius", true], "value": 3, "labels": {"x-a": "b"},
+                       "window": {"from": "2026-12-01"}});
+    let m: shapes::Measurement = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(m.reading, (1.5, "celsius".to_owned(), true));
+    assert_eq!(m.value, shapes::MeasurementValue::Integer(3));
+    assert_eq!(m.labels.as_ref().and_then(|l| l.get("x-a")).map(String::as_str), Some("b"));
+    let window = m.window.clone().unwrap();
+    assert_eq!(window.from.map(|d| d.to_string()).as_deref(), Some("2026-12-01"));
+    assert_eq!(serde_json::to_value(&m).unwrap(), value);
+    let text: shapes::MeasurementValue = serde_json::from_value(json!("n/a")).unwrap();
+    assert_eq!(text, shapes::MeasurementValue::String("n/a".to_owned()));
+    // A malformed date is a decode error, not a panic.
+    assert!(serde_json::from_value::<shapes::MeasurementWindow>(json!({"from": "2026-02-30"})).is_err());
+}
+
+#[test]
+fn defaults_are_checked_at_generation_and_offered_beside_the_field() {
+    let event: shapes::ShipmentEvent = serde_json::from_value(json!({
+        "shipmentId": "3f0a6b7e-8f0e-4d7c-9a55-6b1f2c3d4e5f", "at": "2026-12-01T10:00:00Z",
+        "change": {"kind": "packed", "boxes": 1}
+    }))
+    .unwrap();
+    assert_eq!(event.priority, None, "an absent field stays absent: the wire form is kept");
+    assert_eq!(event.priority_or_default(), shapes::ShipmentEventPriority::Normal);
+    assert_eq!(event.attempts_or_default(), 1);
+    assert!(!event.fragile_or_default());
+    assert_eq!(event.note_or_default(), "none");
+    assert_eq!(event.shipment_id.to_string(), "3f0a6b7e-8f0e-4d7c-9a55-6b1f2c3d4e5f");
+}
+
+#[test]
+fn a_default_that_does_not_fit_is_an_error_at_generation() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("bad-default.yaml");
+    std::fs::write(
+        &spec,
+        "asyncapi: 3.0.0\ninfo: {title: t, version: '1'}\nchannels:\n  c:\n    messages:\n      m:\n        payload:\n          type: object\n          properties:\n            level: {type: string, enum: [low, high], default: medium}\n",
+    )
+    .unwrap();
+    let error = eventfold_codegen::generate(&spec).unwrap_err();
+    assert_eq!(error.kind, eventfold_codegen::ErrorKind::Invalid);
+    assert!(error.location.pointer.ends_with("/properties/level/default"), "{error}");
+    assert!(error.message.contains("medium"), "{error}");
+}
+
+#[test]
+fn channel_parameters_fill_the_address_escaped() {
+    assert_eq!(shapes::ADDRESS, "warehouses/{warehouseId}/shipments/{shipmentId}");
+    assert_eq!(shapes::address("north-1", "s/1 2"), "warehouses/north-1/shipments/s%2F1%202");
+    assert_eq!(v2::address("o-1"), "orders/o-1");
+}
+
+#[test]
+fn avro_payloads_become_types() {
+    let value = json!({"id": 7, "level": "HIGH", "children": [{"id": 8, "level": "LOW", "children": []}]});
+    let legacy: shapes::Legacy = serde_json::from_value(value.clone()).unwrap();
+    assert_eq!(legacy.level, shapes::Level::High);
+    assert_eq!(legacy.children[0].id, 8);
+    assert_eq!(serde_json::to_value(&legacy).unwrap(), value);
+}
+
+#[tokio::test]
+async fn a_2x_document_becomes_channels_messages_and_operations() {
+    assert_eq!(<v2::Message as ChannelMessage>::CHANNEL, "orders/{orderId}");
+    assert_eq!(<v2::Message as ChannelMessage>::NAMES, ["OrderCreated", "OrderCancelled"]);
+    // `type` is a constant in both messages: the channel is discriminated by it.
+    let message: v2::Message = serde_json::from_str(r#"{"type":"cancelled","orderId":"o-2"}"#).unwrap();
+    assert!(matches!(message, v2::Message::OrderCancelled(_)));
+    // The message trait's correlation id applies.
+    let created = v2::Message::OrderCreated(v2::OrderCreated { order_id: "o-1".to_owned(), total: 1.0 });
+    assert_eq!(created.correlation_id(&Default::default()).as_deref(), Some("o-1"));
+    // `subscribe` means the application sends: a publisher of `OrderCreated`.
+    let store = MemoryStore::new();
+    let receipt = v2::SendOrderCreatedPublisher::new(store.clone())
+        .order_created(v2::OrderCreated { order_id: "o-9".to_owned(), total: 2.0 })
+        .await
+        .unwrap();
+    assert_eq!(receipt.stream_id, "orders/{orderId}-o-9");
+    // `publish` means it receives: a handler of both messages of the oneOf.
+    struct Both(Vec<String>);
+    impl v2::ReceiveOrderEventsHandler for Both {
+        async fn order_created(&mut self, m: &v2::OrderCreated, _: &Envelope<v2::Message>) -> Result<(), HandlerError> {
+            self.0.push(m.order_id.clone());
+            Err("stop".into())
+        }
+        async fn order_cancelled(&mut self, m: &v2::OrderCancelled, _: &Envelope<v2::Message>) -> Result<(), HandlerError> {
+            self.0.push(m.order_id.clone());
+            Ok(())
+        }
+    }
+    let subscription = TypedSubscription::<_, v2::Message>::new(store, StartFrom::Beginning);
+    let error = v2::run_receive_order_events(subscription, Both(Vec::new())).await.unwrap_err();
+    assert!(error.to_string().contains("orders/{orderId}-o-9"), "{error}");
 }

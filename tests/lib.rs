@@ -21,3 +21,14 @@ pub mod orders_shipping_service {
 pub mod awkward {
     include!("snapshots/awkward.rs");
 }
+
+/// Unions, tuples, type lists, allOf, formats, defaults, parameters, Avro
+/// (`tests/fixtures/schemas/asyncapi.yaml`).
+pub mod schemas {
+    include!("snapshots/schemas.rs");
+}
+
+/// An AsyncAPI 2.6 document (`tests/fixtures/v2/asyncapi.yaml`).
+pub mod v2 {
+    include!("snapshots/v2.rs");
+}

@@ -4,7 +4,7 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::{format_ident, quote};
 use serde_json::Value;
 
-use crate::ir::types::{ConstField, Field, Prim, StructDef};
+use crate::ir::types::{ConstField, DefaultValue, Field, Prim, StructDef};
 use crate::ir::{
     ChannelIr, ConsumerIr, CorrelationIr, Leaf, MessageIr, Model, ParameterIr, PublisherIr, TypeDef, TypeKind, TypeRef, TypeSpace,
 };
@@ -190,8 +190,11 @@ fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
     let name = ident(&def.name);
     let docs = doc(def.doc.as_deref());
     match &def.kind {
-        TypeKind::Struct(s) if s.consts.is_empty() => derived_struct(types, &name, &docs, s),
-        TypeKind::Struct(s) => const_struct(types, &name, &docs, s),
+        TypeKind::Struct(s) => {
+            let body = if s.consts.is_empty() { derived_struct(types, &name, &docs, s) } else { const_struct(types, &name, &docs, s) };
+            let defaults = defaults_impl(types, &name, s);
+            quote! { #body #defaults }
+        }
         TypeKind::Enum(variants) => {
             let names: Vec<Ident> = variants.iter().map(|v| ident(&v.name)).collect();
             let values: Vec<&String> = variants.iter().map(|v| &v.value).collect();
@@ -272,6 +275,71 @@ fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
         }
         TypeKind::Pending => TokenStream::new(),
     }
+}
+
+/// `<field>_or_default()` for every optional field whose schema gives a fitting `default`.
+fn defaults_impl(types: &TypeSpace, name: &Ident, def: &StructDef) -> TokenStream {
+    let methods: Vec<TokenStream> = def
+        .fields
+        .iter()
+        .filter_map(|field| {
+            let (method, value) = field.default.as_ref()?;
+            let method = ident(method);
+            let field_name = ident(&field.name);
+            let inner = match &field.ty {
+                TypeRef::Option(inner) => inner.as_ref(),
+                other => other,
+            };
+            let ty = type_tokens(types, inner);
+            let text = format!(" `{}`, or its default when it is absent.", field.wire);
+            Some(match value {
+                DefaultValue::Str(s) => quote! {
+                    #[doc = #text]
+                    pub fn #method(&self) -> &str { self.#field_name.as_deref().unwrap_or(#s) }
+                },
+                DefaultValue::Variant(id, variant) => {
+                    let enum_name = ident(&types.types[id.0].name);
+                    let variant = ident(variant);
+                    quote! {
+                        #[doc = #text]
+                        pub fn #method(&self) -> #ty { self.#field_name.unwrap_or(#enum_name::#variant) }
+                    }
+                }
+                literal => {
+                    let literal = number_literal(inner, literal);
+                    quote! {
+                        #[doc = #text]
+                        pub fn #method(&self) -> #ty { self.#field_name.unwrap_or(#literal) }
+                    }
+                }
+            })
+        })
+        .collect();
+    if methods.is_empty() {
+        return TokenStream::new();
+    }
+    quote! { impl #name { #(#methods)* } }
+}
+
+/// A literal of exactly the field's primitive type.
+fn number_literal(ty: &TypeRef, value: &DefaultValue) -> TokenStream {
+    use proc_macro2::Literal;
+    let literal = match (ty, value) {
+        (TypeRef::Prim(Prim::Bool), DefaultValue::Bool(b)) => return quote! { #b },
+        (TypeRef::Prim(Prim::I8), DefaultValue::Int(v)) => Literal::i8_suffixed(*v as i8),
+        (TypeRef::Prim(Prim::I16), DefaultValue::Int(v)) => Literal::i16_suffixed(*v as i16),
+        (TypeRef::Prim(Prim::I32), DefaultValue::Int(v)) => Literal::i32_suffixed(*v as i32),
+        (TypeRef::Prim(Prim::U8), DefaultValue::UInt(v)) => Literal::u8_suffixed(*v as u8),
+        (TypeRef::Prim(Prim::U16), DefaultValue::UInt(v)) => Literal::u16_suffixed(*v as u16),
+        (TypeRef::Prim(Prim::U32), DefaultValue::UInt(v)) => Literal::u32_suffixed(*v as u32),
+        (TypeRef::Prim(Prim::U64), DefaultValue::UInt(v)) => Literal::u64_suffixed(*v),
+        (TypeRef::Prim(Prim::F32), DefaultValue::Float(v)) => Literal::f32_suffixed(*v as f32),
+        (_, DefaultValue::Float(v)) => Literal::f64_suffixed(*v),
+        (_, DefaultValue::Int(v)) => Literal::i64_suffixed(*v),
+        (_, DefaultValue::UInt(v)) => Literal::u64_suffixed(*v),
+        _ => return TokenStream::new(),
+    };
+    quote! { #literal }
 }
 
 /// The `#[serde]` attributes of a field as serde's derive sees it.

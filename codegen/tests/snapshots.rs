@@ -11,6 +11,8 @@ const FIXTURES: &[(&str, &str)] = &[
     ("orders_event_source", "examples/orders/event-source.json"),
     ("orders_shipping_service", "examples/orders/shipping-service.json"),
     ("awkward", "tests/fixtures/awkward/asyncapi.yaml"),
+    ("schemas", "tests/fixtures/schemas/asyncapi.yaml"),
+    ("v2", "tests/fixtures/v2/asyncapi.yaml"),
 ];
 
 fn workspace() -> PathBuf {

@@ -105,6 +105,21 @@ pub struct Field {
     /// Whether the property is required (optional ones are `Option`s, skipped when `None`).
     pub required: bool,
     pub doc: Option<String>,
+    /// The schema's `default`, checked against the field's type, for an optional field:
+    /// `<field>_or_default()` returns it when the field is `None`.
+    pub default: Option<(String, DefaultValue)>,
+}
+
+/// A `default` that fits its field's type, as a literal the emitter can write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DefaultValue {
+    Str(String),
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    /// A variant of the string enum `TypeId`.
+    Variant(TypeId, String),
 }
 
 /// A property with one allowed value.
@@ -305,6 +320,7 @@ impl TypeSpace {
         let mut def = StructDef::default();
         let mut fields = Namespace::default();
         let mut consts = Namespace::default();
+        let mut methods = Namespace::default();
         let mut required = BTreeSet::new();
         let mut collected = Vec::new();
         let mut additional = Additional::Unspecified;
@@ -351,7 +367,14 @@ impl TypeSpace {
                 other => other,
             };
             let name = fields.claim(&sanitize(&wire, Case::Snake, "field"), Case::Snake);
-            def.fields.push(Field { name, wire, ty, required: is_required, doc: prop.description.clone() });
+            let default = match (&prop.default, is_required) {
+                (Some(value), false) => self.default_value(&ty, value).map_err(|why| {
+                    loader.error(&prop.node.key("default"), ErrorKind::Invalid, format!("the default of `{wire}` {why}"))
+                })?,
+                _ => None,
+            };
+            let default = default.map(|value| (methods.claim(&format!("{name}_or_default"), Case::Snake), value));
+            def.fields.push(Field { name, wire, ty, required: is_required, doc: prop.description.clone(), default });
         }
         if let Additional::Schema(values) = additional {
             let ty = self.type_at(loader, schemas, values, &format!("{owner_name}Value"), depth + 1)?;
@@ -477,6 +500,57 @@ impl TypeSpace {
             home: self.current_home,
         });
         type_id
+    }
+
+    /// `value` as a default of a field of type `ty` (an `Option`): `Ok(None)` for types whose
+    /// defaults are not offered (objects, lists, formats), an error when it does not fit.
+    fn default_value(&self, ty: &TypeRef, value: &Value) -> std::result::Result<Option<DefaultValue>, String> {
+        let inner = match ty {
+            TypeRef::Option(inner) => inner.as_ref(),
+            other => other,
+        };
+        let named = |id: &TypeId| &self.types[id.0];
+        let misfit = || format!("`{value}` does not fit its type");
+        Ok(Some(match (inner, value) {
+            (TypeRef::Prim(Prim::String), Value::String(s)) => DefaultValue::Str(s.clone()),
+            (TypeRef::Prim(Prim::Bool), Value::Bool(b)) => DefaultValue::Bool(*b),
+            (TypeRef::Prim(Prim::F32 | Prim::F64), Value::Number(n)) => DefaultValue::Float(n.as_f64().ok_or_else(misfit)?),
+            (TypeRef::Prim(prim @ (Prim::I8 | Prim::I16 | Prim::I32 | Prim::I64)), Value::Number(n)) => {
+                let v = n.as_i64().ok_or_else(misfit)?;
+                let fits = match prim {
+                    Prim::I8 => i8::try_from(v).is_ok(),
+                    Prim::I16 => i16::try_from(v).is_ok(),
+                    Prim::I32 => i32::try_from(v).is_ok(),
+                    _ => true,
+                };
+                if !fits {
+                    return Err(misfit());
+                }
+                DefaultValue::Int(v)
+            }
+            (TypeRef::Prim(prim @ (Prim::U8 | Prim::U16 | Prim::U32 | Prim::U64)), Value::Number(n)) => {
+                let v = n.as_u64().ok_or_else(misfit)?;
+                let fits = match prim {
+                    Prim::U8 => u8::try_from(v).is_ok(),
+                    Prim::U16 => u16::try_from(v).is_ok(),
+                    Prim::U32 => u32::try_from(v).is_ok(),
+                    _ => true,
+                };
+                if !fits {
+                    return Err(misfit());
+                }
+                DefaultValue::UInt(v)
+            }
+            (TypeRef::Named(id), Value::String(s)) if matches!(named(id).kind, TypeKind::Enum(_)) => {
+                let TypeKind::Enum(variants) = &named(id).kind else { return Ok(None) };
+                let variant = variants.iter().find(|v| &v.value == s).ok_or_else(|| format!("`{s}` is not one of its values"))?;
+                DefaultValue::Variant(*id, variant.name.clone())
+            }
+            (TypeRef::Prim(Prim::String | Prim::Bool | Prim::F32 | Prim::F64), _)
+            | (TypeRef::Prim(Prim::I8 | Prim::I16 | Prim::I32 | Prim::I64), _)
+            | (TypeRef::Prim(Prim::U8 | Prim::U16 | Prim::U32 | Prim::U64), _) => return Err(misfit()),
+            _ => return Ok(None),
+        }))
     }
 
     /// Boxes every field that would make a struct contain itself.
