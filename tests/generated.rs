@@ -8,7 +8,7 @@ use eventfold::{ChannelMessage, Envelope, HandlerError, MemoryStore, StartFrom, 
 use eventfold_tests::awkward::{self_ as self_channel, tree_channel, user_events};
 use eventfold_tests::orders_event_source::event_source_orders as orders;
 use eventfold_tests::orders_shipping_service::event_source_orders as shipping;
-use eventfold_tests::schemas::shipments as shapes;
+use eventfold_tests::schemas::{quote_replies, quotes, shipments as shapes};
 use eventfold_tests::v2::orders_order_id as v2;
 
 fn workspace() -> PathBuf {
@@ -547,4 +547,32 @@ async fn a_2x_document_becomes_channels_messages_and_operations() {
     let subscription = TypedSubscription::<_, v2::Message>::new(store, StartFrom::Beginning);
     let error = v2::run_receive_order_events(subscription, Both(Vec::new())).await.unwrap_err();
     assert!(error.to_string().contains("orders/{orderId}-o-9"), "{error}");
+}
+
+// --- request / reply -------------------------------------------------------------------------
+
+/// Answers every quote request with a price.
+struct Pricer;
+
+impl quotes::AnswerQuotesHandler for Pricer {
+    async fn quote_request(&mut self, message: &quotes::QuoteRequest, _: &Envelope<quotes::Message>) -> Result<quote_replies::Message, HandlerError> {
+        Ok(quote_replies::Message::Quote(quote_replies::Quote { sku: message.sku.clone(), price: 9.5 }))
+    }
+}
+
+#[tokio::test]
+async fn a_request_gets_the_reply_its_handler_returns() {
+    let store = MemoryStore::new();
+    let requests = TypedSubscription::<_, quotes::Message>::new(store.clone(), StartFrom::Beginning);
+    let responder = tokio::spawn(quotes::run_answer_quotes(requests, Pricer, store.clone()));
+
+    let requester = quotes::RequestQuotePublisher::new(store.clone());
+    let request = requester.request_quote_request(quotes::QuoteRequest { sku: "BOOK-42".to_owned() });
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(10), request).await.unwrap().unwrap();
+    responder.abort();
+    assert_eq!(reply.message, quote_replies::Message::Quote(quote_replies::Quote { sku: "BOOK-42".to_owned(), price: 9.5 }));
+    // The reply carries the request's correlation id, and the request's event id as causation.
+    assert_eq!(reply.correlation_id.as_deref(), Some("BOOK-42"));
+    let stored = eventfold::EventStore::read_all(&store, 0, 10).await.unwrap();
+    assert_eq!(reply.causation_id, Some(stored[0].event_id.to_string()));
 }

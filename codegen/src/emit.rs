@@ -136,8 +136,8 @@ fn channel(model: &Model, channel: &ChannelIr) -> TokenStream {
     });
     let own = channel.own_types.iter().map(|id| type_def(types, &types.types[id.0]));
     let message_enum = message_enum(types, channel);
-    let publishers = channel.publishers.iter().map(|p| publisher(types, channel, p));
-    let consumers = channel.consumers.iter().map(|c| consumer(types, channel, c));
+    let publishers = channel.publishers.iter().map(|p| publisher(model, channel, p));
+    let consumers = channel.consumers.iter().map(|c| consumer(model, channel, c));
     quote! {
         #[doc = #heading]
         #[doc = ""]
@@ -733,56 +733,93 @@ fn tagged_impls(name: &Ident, tag: &str, tags: &[&str], variants: &[Ident], payl
     }
 }
 
-fn publisher(types: &TypeSpace, channel: &ChannelIr, publisher: &PublisherIr) -> TokenStream {
+/// The `Message` type of channel `reply`, as seen from the module of `from`.
+fn reply_message(model: &Model, from: &ChannelIr, reply: usize) -> TokenStream {
+    match model.channels.get(reply) {
+        Some(target) if target.module != from.module => {
+            let module = ident(&target.module);
+            quote! { super::#module::Message }
+        }
+        _ => quote! { Message },
+    }
+}
+
+fn publisher(model: &Model, channel: &ChannelIr, publisher: &PublisherIr) -> TokenStream {
+    let types = &model.types;
     let name = ident(&publisher.name);
     let heading = format!(" Sends the messages of operation `{}` on channel `{}`.", publisher.operation, channel.id);
     let docs = doc(publisher.doc.as_deref());
     let spacer = (!docs.is_empty()).then(|| quote! { #[doc = ""] });
-    let methods = publisher.methods.iter().map(|method| {
+    let reply = publisher.reply.map(|r| reply_message(model, channel, r));
+    let mut sends = Vec::new();
+    let mut requests = Vec::new();
+    for method in &publisher.methods {
         let message = &channel.messages[method.message];
         let variant = ident(&message.variant);
         let payload = type_tokens(types, &message.payload);
-        let send = ident(&method.send);
-        let send_with = ident(&method.send_with);
-        let send_doc = format!(" Sends `{}`.", message.key);
-        let with_doc = format!(" Sends `{}` with the given options (event id, correlation, causation, headers).", message.key);
-        match &message.headers {
-            None => quote! {
-                #[doc = #send_doc]
-                pub async fn #send(&self, payload: #payload)
-                    -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
-                {
-                    self.#send_with(payload, ::core::default::Default::default()).await
-                }
-
-                #[doc = #with_doc]
-                pub async fn #send_with(&self, payload: #payload, options: ::eventfold::codegen::SendOptions)
-                    -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
-                {
-                    self.sink.send(Message::#variant(payload), options).await
-                }
-            },
+        let key = &message.key;
+        // The typed headers, as a parameter, and the statement that adds them to the options.
+        let (header_param, header_arg, merge) = match &message.headers {
+            None => (TokenStream::new(), TokenStream::new(), TokenStream::new()),
             Some(headers) => {
                 let headers = type_tokens(types, headers);
-                let key = &message.key;
-                quote! {
-                    #[doc = #send_doc]
-                    pub async fn #send(&self, payload: #payload, headers: #headers)
-                        -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
-                    {
-                        self.#send_with(payload, headers, ::core::default::Default::default()).await
-                    }
+                (
+                    quote! { headers: #headers, },
+                    quote! { headers, },
+                    quote! { ::eventfold::codegen::wire::merge_headers(&mut options.headers, &headers, #key)?; },
+                )
+            }
+        };
+        let mutable = (!merge.is_empty()).then(|| quote! { mut });
+        let send = ident(&method.send);
+        let send_with = ident(&method.send_with);
+        let send_doc = format!(" Sends `{key}`.");
+        let with_doc = format!(" Sends `{key}` with the given options (event id, correlation, causation, headers).");
+        sends.push(quote! {
+            #[doc = #send_doc]
+            pub async fn #send(&self, payload: #payload, #header_param)
+                -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
+            {
+                self.#send_with(payload, #header_arg ::core::default::Default::default()).await
+            }
 
-                    #[doc = #with_doc]
-                    #[doc = ""]
-                    #[doc = " The typed headers are added to `options.headers`."]
-                    pub async fn #send_with(&self, payload: #payload, headers: #headers, mut options: ::eventfold::codegen::SendOptions)
-                        -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
-                    {
-                        ::eventfold::codegen::wire::merge_headers(&mut options.headers, &headers, #key)?;
-                        self.sink.send(Message::#variant(payload), options).await
-                    }
+            #[doc = #with_doc]
+            pub async fn #send_with(&self, payload: #payload, #header_param #mutable options: ::eventfold::codegen::SendOptions)
+                -> ::core::result::Result<::eventfold::codegen::Receipt, ::eventfold::codegen::Error>
+            {
+                #merge
+                self.sink.send(Message::#variant(payload), options).await
+            }
+        });
+        if let (Some((request, request_with)), Some(reply)) = (&method.request, &reply) {
+            let request = ident(request);
+            let request_with = ident(request_with);
+            let request_doc = format!(" Sends `{key}` as a request and waits for its reply.");
+            requests.push(quote! {
+                #[doc = #request_doc]
+                pub async fn #request(&self, payload: #payload, #header_param)
+                    -> ::core::result::Result<::eventfold::codegen::Envelope<#reply>, ::eventfold::codegen::Error>
+                {
+                    self.#request_with(payload, #header_arg ::core::default::Default::default()).await
                 }
+
+                #[doc = #request_doc]
+                pub async fn #request_with(&self, payload: #payload, #header_param #mutable options: ::eventfold::codegen::SendOptions)
+                    -> ::core::result::Result<::eventfold::codegen::Envelope<#reply>, ::eventfold::codegen::Error>
+                {
+                    #merge
+                    ::eventfold::codegen::Requester::<Message, #reply>::request(&self.sink, Message::#variant(payload), options).await
+                }
+            });
+        }
+    }
+    let request_impl = reply.as_ref().map(|reply| {
+        quote! {
+            impl<S> #name<S>
+            where
+                S: ::eventfold::codegen::Sink<Message> + ::eventfold::codegen::Requester<Message, #reply>,
+            {
+                #(#requests)*
             }
         }
     });
@@ -811,43 +848,61 @@ fn publisher(types: &TypeSpace, channel: &ChannelIr, publisher: &PublisherIr) ->
                 self.sink
             }
 
-            #(#methods)*
+            #(#sends)*
         }
+
+        #request_impl
     }
 }
 
-fn consumer(types: &TypeSpace, channel: &ChannelIr, consumer: &ConsumerIr) -> TokenStream {
+fn consumer(model: &Model, channel: &ChannelIr, consumer: &ConsumerIr) -> TokenStream {
+    let types = &model.types;
     let trait_name = ident(&consumer.trait_name);
     let runner = ident(&consumer.runner);
     let heading = format!(" Handles the messages of operation `{}` on channel `{}`.", consumer.operation, channel.id);
-    let runner_doc = format!(
-        " Drives a [`{}`] from `subscription` until it ends, acknowledging each message once handled.",
-        consumer.trait_name
-    );
+    let reply = consumer.reply.map(|r| reply_message(model, channel, r));
+    let runner_doc = match &reply {
+        None => format!(
+            " Drives a [`{}`] from `subscription` until it ends, acknowledging each message once handled.",
+            consumer.trait_name
+        ),
+        Some(_) => format!(
+            " Drives a [`{}`] from `subscription` until it ends, sending each reply to `replies` (with the \
+             request's correlation id, and its event id as causation id) and acknowledging the request.",
+            consumer.trait_name
+        ),
+    };
     let docs = doc(consumer.doc.as_deref());
     let spacer = (!docs.is_empty()).then(|| quote! { #[doc = ""] });
+    let answer = match &reply {
+        Some(reply) => reply.clone(),
+        None => quote! { () },
+    };
     let messages: Vec<&MessageIr> = consumer.messages.iter().map(|&m| &channel.messages[m]).collect();
     let methods = messages.iter().map(|m| {
         let method = ident(&m.method);
         let payload = type_tokens(types, &m.payload);
-        let method_doc = format!(" Handles one `{}`.", m.key);
+        let method_doc = match &reply {
+            None => format!(" Handles one `{}`.", m.key),
+            Some(_) => format!(" Handles one `{}` and returns its reply.", m.key),
+        };
         quote! {
             #[doc = #method_doc]
             fn #method(
                 &mut self,
                 message: &#payload,
                 envelope: &::eventfold::codegen::Envelope<Message>,
-            ) -> impl ::core::future::Future<Output = ::core::result::Result<(), ::eventfold::codegen::HandlerError>> + ::core::marker::Send;
+            ) -> impl ::core::future::Future<Output = ::core::result::Result<#answer, ::eventfold::codegen::HandlerError>> + ::core::marker::Send;
         }
     });
     let arms = messages.iter().map(|m| {
         let variant = ident(&m.variant);
         let method = ident(&m.method);
-        quote! { Message::#variant(payload) => handler.#method(payload, &envelope).await, }
+        quote! { Message::#variant(payload) => handler.#method(payload, &envelope).await.map(::core::option::Option::Some), }
     });
-    let rest = (messages.len() < channel.messages.len()).then(|| quote! { _ => ::core::result::Result::Ok(()), });
+    let rest = (messages.len() < channel.messages.len()).then(|| quote! { _ => ::core::result::Result::Ok(::core::option::Option::None), });
     let dispatch = if messages.is_empty() {
-        quote! { ::core::result::Result::<(), ::eventfold::codegen::HandlerError>::Ok(()) }
+        quote! { ::core::result::Result::<::core::option::Option<#answer>, ::eventfold::codegen::HandlerError>::Ok(::core::option::Option::None) }
     } else {
         quote! {
             match &envelope.message {
@@ -856,6 +911,24 @@ fn consumer(types: &TypeSpace, channel: &ChannelIr, consumer: &ConsumerIr) -> To
             }
         }
     };
+    let (reply_param, reply_bound, send_reply) = match &reply {
+        None => (TokenStream::new(), TokenStream::new(), quote! { let _ = handled; }),
+        Some(reply) => (
+            quote! { replies: R, },
+            quote! { R: ::eventfold::codegen::Sink<#reply>, },
+            quote! {
+                if let ::core::option::Option::Some(answer) = handled {
+                    let options = ::eventfold::codegen::SendOptions {
+                        correlation_id: envelope.correlation_id.clone(),
+                        causation_id: ::core::option::Option::Some(envelope.event_id.to_string()),
+                        ..::core::default::Default::default()
+                    };
+                    replies.send(answer, options).await?;
+                }
+            },
+        ),
+    };
+    let generics = if reply.is_some() { quote! { <S, H, R> } } else { quote! { <S, H> } };
     quote! {
         #[doc = #heading]
         #spacer
@@ -867,21 +940,25 @@ fn consumer(types: &TypeSpace, channel: &ChannelIr, consumer: &ConsumerIr) -> To
         #[doc = #runner_doc]
         #[doc = ""]
         #[doc = " Messages of the channel that this operation does not receive are acknowledged and skipped."]
-        pub async fn #runner<S, H>(mut subscription: S, mut handler: H) -> ::core::result::Result<(), ::eventfold::codegen::Error>
+        pub async fn #runner #generics(mut subscription: S, mut handler: H, #reply_param) -> ::core::result::Result<(), ::eventfold::codegen::Error>
         where
             S: ::eventfold::codegen::Subscription<Message>,
             H: #trait_name,
+            #reply_bound
         {
             while let ::core::option::Option::Some(next) = subscription.next().await {
                 let envelope = next?;
-                let handled = #dispatch;
-                if let ::core::result::Result::Err(source) = handled {
-                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
-                        stream_id: envelope.stream_id.clone(),
-                        stream_version: envelope.stream_version,
-                        source,
-                    });
-                }
+                let handled = match #dispatch {
+                    ::core::result::Result::Ok(handled) => handled,
+                    ::core::result::Result::Err(source) => {
+                        return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                            stream_id: envelope.stream_id.clone(),
+                            stream_version: envelope.stream_version,
+                            source,
+                        });
+                    }
+                };
+                #send_reply
                 subscription.ack(&envelope).await?;
             }
             ::core::result::Result::Ok(())

@@ -8,7 +8,7 @@ pub use crate::envelope::Envelope;
 pub use crate::error::{Error, HandlerError};
 pub use crate::formats::{Date, Timestamp};
 pub use crate::message::{ChannelMessage, Headers};
-pub use crate::transport::{Receipt, SendOptions, Sink, Subscription};
+pub use crate::transport::{Receipt, Requester, SendOptions, Sink, Subscription};
 pub use crate::wire;
 pub use serde;
 pub use serde_json;

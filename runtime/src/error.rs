@@ -20,6 +20,14 @@ pub enum Error {
         #[source]
         source: HandlerError,
     },
+    /// The replies of a request ended before its reply came.
+    #[error("no reply to event {event_id} on stream {stream_id}: the reply subscription ended")]
+    NoReply {
+        /// The stream the request was appended to.
+        stream_id: String,
+        /// The request's event id, which its reply names as causation id.
+        event_id: uuid::Uuid,
+    },
     /// A payload could not be encoded.
     #[error("cannot encode message `{name}`: {source}")]
     Encode {

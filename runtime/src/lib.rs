@@ -109,7 +109,7 @@ pub use store::{NatsOptions, NatsStore};
 pub use store::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteOptions, SqliteStore, Synchronous};
-pub use transport::{Receipt, SendOptions, Sink, Subscription};
+pub use transport::{Receipt, Requester, SendOptions, Sink, Subscription};
 
 pub use serde;
 pub use serde_json;

@@ -53,3 +53,13 @@ pub trait Subscription<M: ChannelMessage>: Send {
         std::future::ready(Ok(()))
     }
 }
+
+/// Sends a request message of channel `M` and waits for its reply, a message of channel `R`
+/// (AsyncAPI `reply`): what generated publishers of operations with a reply use.
+///
+/// The reply is the first message of `R` whose causation id is the request's event id; the
+/// generated consumer runner of the responding side sets it so.
+pub trait Requester<M: ChannelMessage, R: ChannelMessage>: Send + Sync {
+    /// Sends `message` and resolves to its reply. Wrap it in a timeout to bound the wait.
+    fn request(&self, message: M, options: SendOptions) -> impl Future<Output = Result<Envelope<R>, Error>> + Send;
+}

@@ -838,16 +838,24 @@ pub mod self_ {
     {
         while let ::core::option::Option::Some(next) = subscription.next().await {
             let envelope = next?;
-            let handled = match &envelope.message {
-                Message::Ping(payload) => handler.ping(payload, &envelope).await,
+            let handled = match match &envelope.message {
+                Message::Ping(payload) => {
+                    handler
+                        .ping(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
+                }
+            } {
+                ::core::result::Result::Ok(handled) => handled,
+                ::core::result::Result::Err(source) => {
+                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                        stream_id: envelope.stream_id.clone(),
+                        stream_version: envelope.stream_version,
+                        source,
+                    });
+                }
             };
-            if let ::core::result::Result::Err(source) = handled {
-                return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
-                    stream_id: envelope.stream_id.clone(),
-                    stream_version: envelope.stream_version,
-                    source,
-                });
-            }
+            let _ = handled;
             subscription.ack(&envelope).await?;
         }
         ::core::result::Result::Ok(())
@@ -1019,19 +1027,25 @@ pub mod tree_channel {
     {
         while let ::core::option::Option::Some(next) = subscription.next().await {
             let envelope = next?;
-            let handled = match &envelope.message {
+            let handled = match match &envelope.message {
                 Message::TreeChanged(payload) => {
-                    handler.tree_changed(payload, &envelope).await
+                    handler
+                        .tree_changed(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
                 }
-                _ => ::core::result::Result::Ok(()),
+                _ => ::core::result::Result::Ok(::core::option::Option::None),
+            } {
+                ::core::result::Result::Ok(handled) => handled,
+                ::core::result::Result::Err(source) => {
+                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                        stream_id: envelope.stream_id.clone(),
+                        stream_version: envelope.stream_version,
+                        source,
+                    });
+                }
             };
-            if let ::core::result::Result::Err(source) = handled {
-                return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
-                    stream_id: envelope.stream_id.clone(),
-                    stream_version: envelope.stream_version,
-                    source,
-                });
-            }
+            let _ = handled;
             subscription.ack(&envelope).await?;
         }
         ::core::result::Result::Ok(())

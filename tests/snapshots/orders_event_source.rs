@@ -622,8 +622,6 @@ pub mod event_source_orders {
                 .await
         }
         /// Sends `OrderNew` with the given options (event id, correlation, causation, headers).
-        ///
-        /// The typed headers are added to `options.headers`.
         pub async fn order_new_with(
             &self,
             payload: OrderNew,
@@ -678,8 +676,6 @@ pub mod event_source_orders {
                 .await
         }
         /// Sends `OrderPaymentReceived` with the given options (event id, correlation, causation, headers).
-        ///
-        /// The typed headers are added to `options.headers`.
         pub async fn order_payment_received_with(
             &self,
             payload: OrderPaymentReceived,
@@ -713,8 +709,6 @@ pub mod event_source_orders {
                 .await
         }
         /// Sends `OrderPreparing` with the given options (event id, correlation, causation, headers).
-        ///
-        /// The typed headers are added to `options.headers`.
         pub async fn order_preparing_with(
             &self,
             payload: OrderPreparing,
@@ -782,25 +776,42 @@ pub mod event_source_orders {
     {
         while let ::core::option::Option::Some(next) = subscription.next().await {
             let envelope = next?;
-            let handled = match &envelope.message {
-                Message::OrderNew(payload) => handler.order_new(payload, &envelope).await,
+            let handled = match match &envelope.message {
+                Message::OrderNew(payload) => {
+                    handler
+                        .order_new(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
+                }
                 Message::OrderPaymentReceived(payload) => {
-                    handler.order_payment_received(payload, &envelope).await
+                    handler
+                        .order_payment_received(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
                 }
                 Message::OrderPreparing(payload) => {
-                    handler.order_preparing(payload, &envelope).await
+                    handler
+                        .order_preparing(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
                 }
                 Message::OrderShipped(payload) => {
-                    handler.order_shipped(payload, &envelope).await
+                    handler
+                        .order_shipped(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
+                }
+            } {
+                ::core::result::Result::Ok(handled) => handled,
+                ::core::result::Result::Err(source) => {
+                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                        stream_id: envelope.stream_id.clone(),
+                        stream_version: envelope.stream_version,
+                        source,
+                    });
                 }
             };
-            if let ::core::result::Result::Err(source) = handled {
-                return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
-                    stream_id: envelope.stream_id.clone(),
-                    stream_version: envelope.stream_version,
-                    source,
-                });
-            }
+            let _ = handled;
             subscription.ack(&envelope).await?;
         }
         ::core::result::Result::Ok(())

@@ -624,8 +624,6 @@ pub mod event_source_orders {
                 .await
         }
         /// Sends `OrderShipped` with the given options (event id, correlation, causation, headers).
-        ///
-        /// The typed headers are added to `options.headers`.
         pub async fn order_shipped_with(
             &self,
             payload: OrderShipped,
@@ -669,19 +667,25 @@ pub mod event_source_orders {
     {
         while let ::core::option::Option::Some(next) = subscription.next().await {
             let envelope = next?;
-            let handled = match &envelope.message {
+            let handled = match match &envelope.message {
                 Message::OrderPreparing(payload) => {
-                    handler.order_preparing(payload, &envelope).await
+                    handler
+                        .order_preparing(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
                 }
-                _ => ::core::result::Result::Ok(()),
+                _ => ::core::result::Result::Ok(::core::option::Option::None),
+            } {
+                ::core::result::Result::Ok(handled) => handled,
+                ::core::result::Result::Err(source) => {
+                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                        stream_id: envelope.stream_id.clone(),
+                        stream_version: envelope.stream_version,
+                        source,
+                    });
+                }
             };
-            if let ::core::result::Result::Err(source) = handled {
-                return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
-                    stream_id: envelope.stream_id.clone(),
-                    stream_version: envelope.stream_version,
-                    source,
-                });
-            }
+            let _ = handled;
             subscription.ack(&envelope).await?;
         }
         ::core::result::Result::Ok(())

@@ -545,3 +545,351 @@ pub mod shipments {
         }
     }
 }
+/// Channel `quotes`, at address `quotes`.
+///
+#[allow(
+    clippy::doc_lazy_continuation,
+    clippy::doc_overindented_list_items,
+    clippy::large_enum_variant,
+    clippy::ptr_arg
+)]
+pub mod quotes {
+    /// The channel's id in its document.
+    pub const CHANNEL: &str = "quotes";
+    /// The channel's address.
+    pub const ADDRESS: &str = "quotes";
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+        ::eventfold::codegen::serde::Deserialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde")]
+    pub struct QuoteRequest {
+        pub sku: ::std::string::String,
+    }
+    /// The messages of channel `quotes`, one variant each.
+    ///
+    /// On the wire a message is its bare payload.
+    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    pub enum Message {
+        /// `QuoteRequest`
+        QuoteRequest(QuoteRequest),
+    }
+    impl ::eventfold::codegen::serde::Serialize for Message {
+        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            match self {
+                Self::QuoteRequest(payload) => {
+                    ::eventfold::codegen::serde::Serialize::serialize(
+                        payload,
+                        serializer,
+                    )
+                }
+            }
+        }
+    }
+    impl ::eventfold::codegen::ChannelMessage for Message {
+        const CHANNEL: &'static str = "quotes";
+        const ADDRESS: ::core::option::Option<&'static str> = ::core::option::Option::Some(
+            "quotes",
+        );
+        const NAMES: &'static [&'static str] = &["QuoteRequest"];
+        fn name(&self) -> &'static str {
+            match self {
+                Self::QuoteRequest(_) => "QuoteRequest",
+            }
+        }
+        fn correlation_id(
+            &self,
+            _headers: &::eventfold::codegen::Headers,
+        ) -> ::core::option::Option<::std::string::String> {
+            match self {
+                Self::QuoteRequest(payload) => {
+                    let value = &payload.sku;
+                    ::core::option::Option::Some(
+                        ::std::string::ToString::to_string(value),
+                    )
+                }
+            }
+        }
+        fn deserialize_named<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
+            name: &str,
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            match name {
+                "QuoteRequest" => {
+                    <QuoteRequest as ::eventfold::codegen::serde::Deserialize>::deserialize(
+                            deserializer,
+                        )
+                        .map(Self::QuoteRequest)
+                }
+                _ => {
+                    let _ = deserializer;
+                    ::core::result::Result::Err(
+                        <D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(
+                            name,
+                            Self::NAMES,
+                        ),
+                    )
+                }
+            }
+        }
+    }
+    impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Message {
+        fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            <QuoteRequest as ::eventfold::codegen::serde::Deserialize>::deserialize(
+                    deserializer,
+                )
+                .map(Self::QuoteRequest)
+        }
+    }
+    impl ::core::convert::From<QuoteRequest> for Message {
+        fn from(payload: QuoteRequest) -> Self {
+            Self::QuoteRequest(payload)
+        }
+    }
+    /// Sends the messages of operation `requestQuote` on channel `quotes`.
+    #[derive(::core::fmt::Debug, ::core::clone::Clone)]
+    pub struct RequestQuotePublisher<S> {
+        sink: S,
+    }
+    impl<S: ::eventfold::codegen::Sink<Message>> RequestQuotePublisher<S> {
+        /// A publisher that sends to `sink`.
+        pub fn new(sink: S) -> Self {
+            Self { sink }
+        }
+        /// The sink it sends to.
+        pub fn sink(&self) -> &S {
+            &self.sink
+        }
+        /// Gives the sink back.
+        pub fn into_sink(self) -> S {
+            self.sink
+        }
+        /// Sends `QuoteRequest`.
+        pub async fn quote_request(
+            &self,
+            payload: QuoteRequest,
+        ) -> ::core::result::Result<
+            ::eventfold::codegen::Receipt,
+            ::eventfold::codegen::Error,
+        > {
+            self.quote_request_with(payload, ::core::default::Default::default()).await
+        }
+        /// Sends `QuoteRequest` with the given options (event id, correlation, causation, headers).
+        pub async fn quote_request_with(
+            &self,
+            payload: QuoteRequest,
+            options: ::eventfold::codegen::SendOptions,
+        ) -> ::core::result::Result<
+            ::eventfold::codegen::Receipt,
+            ::eventfold::codegen::Error,
+        > {
+            self.sink.send(Message::QuoteRequest(payload), options).await
+        }
+    }
+    impl<S> RequestQuotePublisher<S>
+    where
+        S: ::eventfold::codegen::Sink<Message>
+            + ::eventfold::codegen::Requester<Message, super::quote_replies::Message>,
+    {
+        /// Sends `QuoteRequest` as a request and waits for its reply.
+        pub async fn request_quote_request(
+            &self,
+            payload: QuoteRequest,
+        ) -> ::core::result::Result<
+            ::eventfold::codegen::Envelope<super::quote_replies::Message>,
+            ::eventfold::codegen::Error,
+        > {
+            self.request_quote_request_with(payload, ::core::default::Default::default())
+                .await
+        }
+        /// Sends `QuoteRequest` as a request and waits for its reply.
+        pub async fn request_quote_request_with(
+            &self,
+            payload: QuoteRequest,
+            options: ::eventfold::codegen::SendOptions,
+        ) -> ::core::result::Result<
+            ::eventfold::codegen::Envelope<super::quote_replies::Message>,
+            ::eventfold::codegen::Error,
+        > {
+            ::eventfold::codegen::Requester::<
+                Message,
+                super::quote_replies::Message,
+            >::request(&self.sink, Message::QuoteRequest(payload), options)
+                .await
+        }
+    }
+    /// Handles the messages of operation `answerQuotes` on channel `quotes`.
+    pub trait AnswerQuotesHandler: ::core::marker::Send {
+        /// Handles one `QuoteRequest` and returns its reply.
+        fn quote_request(
+            &mut self,
+            message: &QuoteRequest,
+            envelope: &::eventfold::codegen::Envelope<Message>,
+        ) -> impl ::core::future::Future<
+            Output = ::core::result::Result<
+                super::quote_replies::Message,
+                ::eventfold::codegen::HandlerError,
+            >,
+        > + ::core::marker::Send;
+    }
+    /// Drives a [`AnswerQuotesHandler`] from `subscription` until it ends, sending each reply to `replies` (with the request's correlation id, and its event id as causation id) and acknowledging the request.
+    ///
+    /// Messages of the channel that this operation does not receive are acknowledged and skipped.
+    pub async fn run_answer_quotes<S, H, R>(
+        mut subscription: S,
+        mut handler: H,
+        replies: R,
+    ) -> ::core::result::Result<(), ::eventfold::codegen::Error>
+    where
+        S: ::eventfold::codegen::Subscription<Message>,
+        H: AnswerQuotesHandler,
+        R: ::eventfold::codegen::Sink<super::quote_replies::Message>,
+    {
+        while let ::core::option::Option::Some(next) = subscription.next().await {
+            let envelope = next?;
+            let handled = match match &envelope.message {
+                Message::QuoteRequest(payload) => {
+                    handler
+                        .quote_request(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
+                }
+            } {
+                ::core::result::Result::Ok(handled) => handled,
+                ::core::result::Result::Err(source) => {
+                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                        stream_id: envelope.stream_id.clone(),
+                        stream_version: envelope.stream_version,
+                        source,
+                    });
+                }
+            };
+            if let ::core::option::Option::Some(answer) = handled {
+                let options = ::eventfold::codegen::SendOptions {
+                    correlation_id: envelope.correlation_id.clone(),
+                    causation_id: ::core::option::Option::Some(
+                        envelope.event_id.to_string(),
+                    ),
+                    ..::core::default::Default::default()
+                };
+                replies.send(answer, options).await?;
+            }
+            subscription.ack(&envelope).await?;
+        }
+        ::core::result::Result::Ok(())
+    }
+}
+/// Channel `quoteReplies`, at address `quotes.replies`.
+///
+#[allow(
+    clippy::doc_lazy_continuation,
+    clippy::doc_overindented_list_items,
+    clippy::large_enum_variant,
+    clippy::ptr_arg
+)]
+pub mod quote_replies {
+    /// The channel's id in its document.
+    pub const CHANNEL: &str = "quoteReplies";
+    /// The channel's address.
+    pub const ADDRESS: &str = "quotes.replies";
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+        ::eventfold::codegen::serde::Deserialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde")]
+    pub struct Quote {
+        pub sku: ::std::string::String,
+        pub price: f64,
+    }
+    /// The messages of channel `quoteReplies`, one variant each.
+    ///
+    /// On the wire a message is its bare payload.
+    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    pub enum Message {
+        /// `Quote`
+        Quote(Quote),
+    }
+    impl ::eventfold::codegen::serde::Serialize for Message {
+        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
+            &self,
+            serializer: S,
+        ) -> ::core::result::Result<S::Ok, S::Error> {
+            match self {
+                Self::Quote(payload) => {
+                    ::eventfold::codegen::serde::Serialize::serialize(
+                        payload,
+                        serializer,
+                    )
+                }
+            }
+        }
+    }
+    impl ::eventfold::codegen::ChannelMessage for Message {
+        const CHANNEL: &'static str = "quoteReplies";
+        const ADDRESS: ::core::option::Option<&'static str> = ::core::option::Option::Some(
+            "quotes.replies",
+        );
+        const NAMES: &'static [&'static str] = &["Quote"];
+        fn name(&self) -> &'static str {
+            match self {
+                Self::Quote(_) => "Quote",
+            }
+        }
+        fn correlation_id(
+            &self,
+            _headers: &::eventfold::codegen::Headers,
+        ) -> ::core::option::Option<::std::string::String> {
+            match self {
+                Self::Quote(_) => ::core::option::Option::None,
+            }
+        }
+        fn deserialize_named<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
+            name: &str,
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            match name {
+                "Quote" => {
+                    <Quote as ::eventfold::codegen::serde::Deserialize>::deserialize(
+                            deserializer,
+                        )
+                        .map(Self::Quote)
+                }
+                _ => {
+                    let _ = deserializer;
+                    ::core::result::Result::Err(
+                        <D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(
+                            name,
+                            Self::NAMES,
+                        ),
+                    )
+                }
+            }
+        }
+    }
+    impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Message {
+        fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
+            deserializer: D,
+        ) -> ::core::result::Result<Self, D::Error> {
+            <Quote as ::eventfold::codegen::serde::Deserialize>::deserialize(
+                    deserializer,
+                )
+                .map(Self::Quote)
+        }
+    }
+    impl ::core::convert::From<Quote> for Message {
+        fn from(payload: Quote) -> Self {
+            Self::Quote(payload)
+        }
+    }
+}

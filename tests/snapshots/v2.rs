@@ -336,21 +336,30 @@ pub mod orders_order_id {
     {
         while let ::core::option::Option::Some(next) = subscription.next().await {
             let envelope = next?;
-            let handled = match &envelope.message {
+            let handled = match match &envelope.message {
                 Message::OrderCreated(payload) => {
-                    handler.order_created(payload, &envelope).await
+                    handler
+                        .order_created(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
                 }
                 Message::OrderCancelled(payload) => {
-                    handler.order_cancelled(payload, &envelope).await
+                    handler
+                        .order_cancelled(payload, &envelope)
+                        .await
+                        .map(::core::option::Option::Some)
+                }
+            } {
+                ::core::result::Result::Ok(handled) => handled,
+                ::core::result::Result::Err(source) => {
+                    return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
+                        stream_id: envelope.stream_id.clone(),
+                        stream_version: envelope.stream_version,
+                        source,
+                    });
                 }
             };
-            if let ::core::result::Result::Err(source) = handled {
-                return ::core::result::Result::Err(::eventfold::codegen::Error::Handler {
-                    stream_id: envelope.stream_id.clone(),
-                    stream_version: envelope.stream_version,
-                    source,
-                });
-            }
+            let _ = handled;
             subscription.ack(&envelope).await?;
         }
         ::core::result::Result::Ok(())

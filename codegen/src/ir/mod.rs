@@ -115,6 +115,8 @@ pub struct PublisherIr {
     /// The messages it sends: index into the channel's messages, the method that sends it with
     /// default options, and the method that takes [`SendOptions`](eventfold::SendOptions).
     pub methods: Vec<PublishMethod>,
+    /// The channel (index) whose `Message` answers a request, when the operation has a reply.
+    pub reply: Option<usize>,
 }
 
 /// The methods of a publisher for one message.
@@ -123,6 +125,8 @@ pub struct PublishMethod {
     pub message: usize,
     pub send: String,
     pub send_with: String,
+    /// With a reply: the methods that send the message and wait for its reply.
+    pub request: Option<(String, String)>,
 }
 
 /// A handler trait and runner for one `receive` operation.
@@ -133,6 +137,9 @@ pub struct ConsumerIr {
     pub runner: String,
     pub doc: Option<String>,
     pub messages: Vec<usize>,
+    /// The channel (index) whose `Message` the handler answers with, when the operation has a
+    /// reply.
+    pub reply: Option<usize>,
 }
 
 impl Model {
@@ -247,14 +254,18 @@ impl Model {
                         .iter()
                         .map(|&m| {
                             let base = &channel.messages[m].method;
-                            PublishMethod {
-                                message: m,
-                                send: names.claim(base, Case::Snake),
-                                send_with: names.claim(&sanitize(&format!("{base} with"), Case::Snake, "send_with"), Case::Snake),
-                            }
+                            let mut claim = |words: String| names.claim(&sanitize(&words, Case::Snake, "send"), Case::Snake);
+                            let send = claim(base.clone());
+                            let send_with = claim(format!("{base} with"));
+                            let request = op
+                                .reply
+                                .as_ref()
+                                .map(|_| (claim(format!("request {base}")), claim(format!("request {base} with"))));
+                            PublishMethod { message: m, send, send_with, request }
                         })
                         .collect();
-                    channel.publishers.push(PublisherIr { operation: op.id.clone(), name, doc: doc_text, methods })
+                    let reply = op.reply.as_ref().map(|r| r.channel);
+                    channel.publishers.push(PublisherIr { operation: op.id.clone(), name, doc: doc_text, methods, reply })
                 }
                 Action::Receive => {
                     let runner = runners[op.channel]
@@ -265,6 +276,7 @@ impl Model {
                         runner,
                         doc: doc_text,
                         messages: op.messages.clone(),
+                        reply: op.reply.as_ref().map(|r| r.channel),
                     })
                 }
             }

@@ -117,6 +117,16 @@ pub struct Operation {
     pub title: Option<String>,
     pub summary: Option<String>,
     pub description: Option<String>,
+    /// The operation's `reply`: request/reply.
+    pub reply: Option<Reply>,
+}
+
+/// What a request is answered with.
+#[derive(Debug)]
+pub struct Reply {
+    /// Index into [`Document::channels`] of the channel the reply travels on. (Its `messages`
+    /// are checked to belong to that channel; a reply may be any message of it.)
+    pub channel: usize,
 }
 
 impl Document {
@@ -307,40 +317,21 @@ impl Document {
         let channel_ref = fields
             .node(loader, "channel")?
             .ok_or_else(|| loader.error(&node, ErrorKind::Invalid, format!("operation `{id}` has no `channel`")))?;
-        let channel_node = loader.resolve(&channel_ref)?;
-        let channel = self.channels.iter().position(|c| c.node == channel_node).ok_or_else(|| {
-            loader.error(
-                &channel_ref,
-                ErrorKind::Invalid,
-                format!("operation `{id}` refers to a channel that is not listed under this document's `channels`"),
-            )
-        })?;
-        let mut messages = Vec::new();
-        match fields.node(loader, "messages")? {
-            None => messages.extend(0..self.channels[channel].messages.len()),
-            Some(list) => {
-                let count = match loader.get(&list)? {
-                    Value::Array(items) => items.len(),
-                    _ => return Err(loader.error(&list, ErrorKind::Invalid, "`messages` must be an array of references")),
+        let channel = self.channel_index(loader, &id, &channel_ref)?;
+        let messages = self.operation_messages(loader, &id, channel, fields.node(loader, "messages")?)?;
+        let reply = match fields.node(loader, "reply")? {
+            None => None,
+            Some(at) => {
+                let reply = loader.resolve(&at)?;
+                let reply_fields = Fields::of(loader, &reply, "a reply")?;
+                let reply_channel = match reply_fields.node(loader, "channel")? {
+                    None => channel,
+                    Some(channel_ref) => self.channel_index(loader, &id, &channel_ref)?,
                 };
-                for i in 0..count {
-                    let message_node = loader.resolve(&list.index(i))?;
-                    let index = self.channels[channel].messages.iter().position(|m| m.node == message_node).ok_or_else(|| {
-                        loader.error(
-                            &list.index(i),
-                            ErrorKind::Invalid,
-                            format!(
-                                "operation `{id}` lists a message that is not a message of channel `{}`",
-                                self.channels[channel].id
-                            ),
-                        )
-                    })?;
-                    if !messages.contains(&index) {
-                        messages.push(index);
-                    }
-                }
+                self.operation_messages(loader, &id, reply_channel, reply_fields.node(loader, "messages")?)?;
+                Some(Reply { channel: reply_channel })
             }
-        }
+        };
         Ok(Operation {
             id,
             action,
@@ -349,7 +340,49 @@ impl Document {
             title: fields.text(loader, "title")?,
             summary: fields.text(loader, "summary")?,
             description: fields.text(loader, "description")?,
+            reply,
         })
+    }
+
+    /// The index of the channel a `$ref` at `channel_ref` points to.
+    fn channel_index(&self, loader: &mut Loader, operation: &str, channel_ref: &Node) -> Result<usize> {
+        let channel_node = loader.resolve(channel_ref)?;
+        self.channels.iter().position(|c| c.node == channel_node).ok_or_else(|| {
+            loader.error(
+                channel_ref,
+                ErrorKind::Invalid,
+                format!("operation `{operation}` refers to a channel that is not listed under this document's `channels`"),
+            )
+        })
+    }
+
+    /// The indices of the messages `list` names in channel `channel`; all of them when absent.
+    fn operation_messages(&self, loader: &mut Loader, operation: &str, channel: usize, list: Option<Node>) -> Result<Vec<usize>> {
+        let Some(list) = list else {
+            return Ok((0..self.channels[channel].messages.len()).collect());
+        };
+        let count = match loader.get(&list)? {
+            Value::Array(items) => items.len(),
+            _ => return Err(loader.error(&list, ErrorKind::Invalid, "`messages` must be an array of references")),
+        };
+        let mut messages = Vec::new();
+        for i in 0..count {
+            let message_node = loader.resolve(&list.index(i))?;
+            let index = self.channels[channel].messages.iter().position(|m| m.node == message_node).ok_or_else(|| {
+                loader.error(
+                    &list.index(i),
+                    ErrorKind::Invalid,
+                    format!(
+                        "operation `{operation}` lists a message that is not a message of channel `{}`",
+                        self.channels[channel].id
+                    ),
+                )
+            })?;
+            if !messages.contains(&index) {
+                messages.push(index);
+            }
+        }
+        Ok(messages)
     }
 }
 

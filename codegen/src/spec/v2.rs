@@ -61,6 +61,7 @@ impl Document {
                     title: None,
                     summary: op.text(loader, "summary")?,
                     description: op.text(loader, "description")?,
+                    reply: None,
                 });
             }
             self.channels.push(channel);

@@ -43,7 +43,7 @@ pub use nats::{NatsOptions, NatsStore};
 pub use postgres::{PostgresOptions, PostgresStore};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
-pub use typed::{send_to_store, TypedSubscription};
+pub use typed::{request_from_store, send_to_store, TypedSubscription};
 
 /// What an append expects the stream's version to be before it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

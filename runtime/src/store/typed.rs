@@ -10,7 +10,7 @@ use super::{
 use crate::envelope::Envelope;
 use crate::error::Error;
 use crate::message::ChannelMessage;
-use crate::transport::{Receipt, SendOptions, Sink, Subscription};
+use crate::transport::{Receipt, Requester, SendOptions, Sink, Subscription};
 
 /// Appends one message to its entity's stream, as every store's [`Sink::send`] does.
 ///
@@ -28,12 +28,39 @@ pub async fn send_to_store<S: EventStore, M: ChannelMessage>(store: &S, message:
     Ok(Receipt { stream_id: result.stream_id, stream_version: result.version, global_position: result.last_position, event_id })
 }
 
+/// Appends `message` to `store` and waits for the first message of channel `R` appended after
+/// it whose causation id is its event id.
+pub async fn request_from_store<S, M, R>(store: &S, message: M, options: SendOptions) -> Result<Envelope<R>, Error>
+where
+    S: EventStore + CheckpointStore + Sink<M>,
+    M: ChannelMessage,
+    R: ChannelMessage,
+{
+    let receipt = store.send(message, options).await?;
+    let request = receipt.event_id.to_string();
+    let mut replies = TypedSubscription::<S, R>::new(store.clone(), StartFrom::After(receipt.global_position));
+    while let Some(next) = replies.next().await {
+        let envelope = next?;
+        if envelope.causation_id.as_deref() == Some(request.as_str()) {
+            return Ok(envelope);
+        }
+    }
+    Err(Error::NoReply { stream_id: receipt.stream_id, event_id: receipt.event_id })
+}
+
 macro_rules! sink_for {
     ($($(#[$attr:meta])* $store:ty),*) => {$(
         $(#[$attr])*
         impl<M: ChannelMessage> Sink<M> for $store {
             fn send(&self, message: M, options: SendOptions) -> impl Future<Output = Result<Receipt, Error>> + Send {
                 send_to_store(self, message, options)
+            }
+        }
+
+        $(#[$attr])*
+        impl<M: ChannelMessage, R: ChannelMessage> Requester<M, R> for $store {
+            fn request(&self, message: M, options: SendOptions) -> impl Future<Output = Result<Envelope<R>, Error>> + Send {
+                request_from_store(self, message, options)
             }
         }
     )*};
