@@ -15,6 +15,12 @@ pub fn emit(model: &Model) -> TokenStream {
     quote! { #(#channels)* }
 }
 
+/// The snake-case suffix of the hidden field and check function of constant `name`; a const
+/// named `_0X` (from the property `0x`) gives `0x`, not the non-snake `_const__0x`.
+fn const_suffix(name: &str) -> String {
+    name.trim_start_matches('_').to_lowercase()
+}
+
 /// An identifier the sanitizer produced (always valid; anything else would be a generator bug,
 /// which shows up as an `internal` error when the output is parsed, never as a panic).
 fn ident(name: &str) -> Ident {
@@ -428,13 +434,13 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
     });
     let wire_consts = def.consts.iter().map(|c| {
         let wire = &c.wire;
-        let field = format_ident!("_const_{}", c.name.to_lowercase());
-        let check = format!("check_{}", c.name.to_lowercase());
+        let field = format_ident!("_const_{}", const_suffix(&c.name));
+        let check = format!("check_{}", const_suffix(&c.name));
         let default = (!c.required).then(|| quote! { default, });
         quote! { #[serde(rename = #wire, #default deserialize_with = #check)] #field: (), }
     });
     let checks = def.consts.iter().map(|c| {
-        let check = format_ident!("check_{}", c.name.to_lowercase());
+        let check = format_ident!("check_{}", const_suffix(&c.name));
         let body = match &c.value {
             Value::String(s) => quote! { ::eventfold::codegen::wire::expect_str(deserializer, #s) },
             other => {

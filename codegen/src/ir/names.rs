@@ -68,8 +68,9 @@ impl Namespace {
             return wanted.to_owned();
         }
         // `self_` + `_2` would be `self__2`, which is not snake case; `self_2` is no keyword.
+        // Likewise `Self_2` is not camel case; `Self2` is no keyword.
         let (stem, separator) = match case {
-            Case::Pascal => (wanted, ""),
+            Case::Pascal => (wanted.trim_end_matches('_'), ""),
             Case::Snake | Case::ShoutySnake => (wanted.trim_end_matches('_'), "_"),
         };
         let mut n = 2usize;
@@ -122,5 +123,8 @@ mod tests {
         assert_eq!(fields.claim("order_id", Case::Snake), "order_id_2");
         assert_eq!(fields.claim("self_", Case::Snake), "self_");
         assert_eq!(fields.claim("self_", Case::Snake), "self_2");
+        let mut variants = Namespace::default();
+        assert_eq!(variants.claim("Self_", Case::Pascal), "Self_");
+        assert_eq!(variants.claim("Self_", Case::Pascal), "Self2");
     }
 }
