@@ -242,7 +242,14 @@ impl Loader {
         }
         // Report the path the way the user wrote it for the root, canonical for the rest.
         let shown = if referrer.is_none() { path.to_path_buf() } else { canonical.clone() };
-        let text = std::fs::read_to_string(&canonical).map_err(|e| {
+        // A device or a pipe (`/dev/zero`, `/dev/stdin`) would be read forever: only files are read.
+        let not_a_file = std::fs::metadata(&canonical).map(|m| !m.is_file()).unwrap_or(false);
+        let read = if not_a_file {
+            Err(std::io::Error::other("not a regular file"))
+        } else {
+            std::fs::read_to_string(&canonical)
+        };
+        let text = read.map_err(|e| {
             let message = format!("cannot read `{}`: {e}", shown.display());
             match referrer {
                 Some(node) => self.error(node, ErrorKind::Ref, message),
