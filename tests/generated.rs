@@ -485,18 +485,19 @@ fn defaults_are_checked_at_generation_and_offered_beside_the_field() {
 }
 
 #[test]
-fn a_default_that_does_not_fit_is_an_error_at_generation() {
+fn a_default_that_does_not_fit_is_not_offered_and_the_docs_say_why() {
     let dir = tempfile::tempdir().unwrap();
     let spec = dir.path().join("bad-default.yaml");
     std::fs::write(
         &spec,
-        "asyncapi: 3.0.0\ninfo: {title: t, version: '1'}\nchannels:\n  c:\n    messages:\n      m:\n        payload:\n          type: object\n          properties:\n            level: {type: string, enum: [low, high], default: medium}\n",
+        "asyncapi: 3.0.0\ninfo: {title: t, version: '1'}\nchannels:\n  c:\n    messages:\n      m:\n        payload:\n          type: object\n          properties:\n            level: {type: string, enum: [low, high], default: medium}\n            deprecated: {type: boolean, default: 'false'}\n            retries: {type: integer, default: 3}\n",
     )
     .unwrap();
-    let error = eventfold_codegen::generate(&spec).unwrap_err();
-    assert_eq!(error.kind, eventfold_codegen::ErrorKind::Invalid);
-    assert!(error.location.pointer.ends_with("/properties/level/default"), "{error}");
-    assert!(error.message.contains("medium"), "{error}");
+    let code = eventfold_codegen::generate(&spec).unwrap().code;
+    assert!(code.contains("The schema's default `medium` is not one of its values, so none is offered."), "{code}");
+    assert!(code.contains(r#"The schema's default `"false"` does not fit the type, so none is offered."#), "{code}");
+    assert!(!code.contains("fn level_or_default") && !code.contains("fn deprecated_or_default"), "{code}");
+    assert!(code.contains("pub fn retries_or_default(&self) -> i64"), "the fitting default is still offered");
 }
 
 #[test]

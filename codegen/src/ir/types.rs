@@ -367,14 +367,26 @@ impl TypeSpace {
                 other => other,
             };
             let name = fields.claim(&sanitize(&wire, Case::Snake, "field"), Case::Snake);
+            // A default that does not fit is a mistake of the document, but not one that makes it
+            // unusable (JSON Schema does not validate defaults): it is not offered, and the
+            // field's documentation says why.
+            let mut doc = prop.description.clone();
             let default = match (&prop.default, is_required) {
-                (Some(value), false) => self.default_value(&ty, value).map_err(|why| {
-                    loader.error(&prop.node.key("default"), ErrorKind::Invalid, format!("the default of `{wire}` {why}"))
-                })?,
+                (Some(value), false) => match self.default_value(&ty, value) {
+                    Ok(fitting) => fitting,
+                    Err(why) => {
+                        let note = format!("(The schema's default {why}, so none is offered.)");
+                        doc = Some(match doc {
+                            Some(text) => format!("{text}\n\n{note}"),
+                            None => note,
+                        });
+                        None
+                    }
+                },
                 _ => None,
             };
             let default = default.map(|value| (methods.claim(&format!("{name}_or_default"), Case::Snake), value));
-            def.fields.push(Field { name, wire, ty, required: is_required, doc: prop.description.clone(), default });
+            def.fields.push(Field { name, wire, ty, required: is_required, doc, default });
         }
         if let Additional::Schema(values) = additional {
             let ty = self.type_at(loader, schemas, values, &format!("{owner_name}Value"), depth + 1)?;
@@ -503,14 +515,14 @@ impl TypeSpace {
     }
 
     /// `value` as a default of a field of type `ty` (an `Option`): `Ok(None)` for types whose
-    /// defaults are not offered (objects, lists, formats), an error when it does not fit.
+    /// defaults are not offered (objects, lists, formats), `Err(why)` when it does not fit.
     fn default_value(&self, ty: &TypeRef, value: &Value) -> std::result::Result<Option<DefaultValue>, String> {
         let inner = match ty {
             TypeRef::Option(inner) => inner.as_ref(),
             other => other,
         };
         let named = |id: &TypeId| &self.types[id.0];
-        let misfit = || format!("`{value}` does not fit its type");
+        let misfit = || format!("`{value}` does not fit the type");
         Ok(Some(match (inner, value) {
             (TypeRef::Prim(Prim::String), Value::String(s)) => DefaultValue::Str(s.clone()),
             (TypeRef::Prim(Prim::Bool), Value::Bool(b)) => DefaultValue::Bool(*b),
