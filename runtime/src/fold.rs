@@ -101,11 +101,11 @@ async fn replay_from<A: Aggregate, S: EventStore>(
     loop {
         let page = store.read_stream(stream_id, version.saturating_add(1), PAGE).await?;
         let full = page.len() == PAGE;
-        for record in &page {
-            if let Some(envelope) = record.decode_with::<A::Message>(policy)? {
+        for record in page {
+            version = record.stream_version;
+            if let Some(envelope) = record.into_decoded_with::<A::Message>(policy)? {
                 state.apply(&envelope);
             }
-            version = record.stream_version;
         }
         if !full {
             return Ok((state, version));
@@ -123,8 +123,8 @@ pub async fn rebuild_all<A: Aggregate, S: EventStore>(store: &S, policy: DecodeP
         let page: Vec<RecordedEvent> = store.read_all(from, PAGE).await?;
         let Some(last) = page.last() else { return Ok(states) };
         from = last.global_position.saturating_add(1);
-        for record in page.iter().filter(|record| filter.matches(record)) {
-            if let Some(envelope) = record.decode_with::<A::Message>(policy)? {
+        for record in page.into_iter().filter(|record| filter.matches(record)) {
+            if let Some(envelope) = record.into_decoded_with::<A::Message>(policy)? {
                 states.entry(entity_key(&envelope)).or_default().apply(&envelope);
             }
         }

@@ -204,6 +204,51 @@ impl RecordedEvent {
         })
     }
 
+    /// [`RecordedEvent::decode`], consuming the record: its metadata moves into the envelope
+    /// instead of being copied (what a replay, which drops the record, wants).
+    pub fn into_decoded<M: ChannelMessage>(self) -> Result<Envelope<M>, Error> {
+        if !M::NAMES.contains(&self.message_name.as_str()) {
+            return Err(Error::UnknownMessage {
+                stream_id: self.stream_id,
+                stream_version: self.stream_version,
+                channel: M::CHANNEL,
+                message_name: self.message_name,
+            });
+        }
+        let message = match decode_json::<M>(&self.message_name, &self.payload) {
+            Ok(message) => message,
+            Err(source) => {
+                return Err(Error::Decode {
+                    stream_id: self.stream_id,
+                    stream_version: self.stream_version,
+                    message_name: self.message_name,
+                    source,
+                })
+            }
+        };
+        Ok(Envelope {
+            stream_id: self.stream_id,
+            stream_version: self.stream_version,
+            global_position: self.global_position,
+            event_id: self.event_id,
+            message_name: self.message_name,
+            timestamp: self.timestamp,
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            headers: self.headers,
+            message,
+        })
+    }
+
+    /// [`RecordedEvent::decode_with`], consuming the record.
+    pub fn into_decoded_with<M: ChannelMessage>(self, policy: DecodePolicy) -> Result<Option<Envelope<M>>, Error> {
+        match (self.into_decoded::<M>(), policy) {
+            (Ok(envelope), _) => Ok(Some(envelope)),
+            (Err(Error::UnknownMessage { .. } | Error::Decode { .. }), DecodePolicy::Skip) => Ok(None),
+            (Err(error), _) => Err(error),
+        }
+    }
+
     /// Decodes under `policy`: `Ok(None)` when the record is skipped.
     pub fn decode_with<M: ChannelMessage>(&self, policy: DecodePolicy) -> Result<Option<Envelope<M>>, Error> {
         match (self.decode::<M>(), policy) {

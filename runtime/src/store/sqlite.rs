@@ -237,68 +237,62 @@ fn head(conn: &Connection) -> Result<u64, Error> {
     Ok(u64::try_from(head).unwrap_or(0))
 }
 
-/// A row of `events` as SQLite returns it, before checking.
-struct RawRow {
-    global_position: i64,
-    stream_id: String,
-    stream_version: i64,
-    event_id: String,
-    message_name: String,
-    recorded_at: i64,
-    correlation_id: Option<String>,
-    causation_id: Option<String>,
-    headers: String,
-    payload: Vec<u8>,
+/// A string column of a row, borrowed (no copy) from the row.
+fn text<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<&'r str, Error> {
+    row.get_ref(index)
+        .map_err(sql)?
+        .as_str()
+        .map_err(|error| sql(rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))))
 }
 
-impl RawRow {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(RawRow {
-            global_position: row.get(0)?,
-            stream_id: row.get(1)?,
-            stream_version: row.get(2)?,
-            event_id: row.get(3)?,
-            message_name: row.get(4)?,
-            recorded_at: row.get(5)?,
-            correlation_id: row.get(6)?,
-            causation_id: row.get(7)?,
-            headers: row.get(8)?,
-            payload: row.get(9)?,
-        })
-    }
-
-    fn check(self) -> Result<RecordedEvent, Error> {
-        let stream_version = u64::try_from(self.stream_version).unwrap_or(0);
-        let corrupt = |reason: String| Error::Corrupt { stream_id: self.stream_id.clone(), stream_version, reason };
-        let global_position =
-            u64::try_from(self.global_position).map_err(|_| corrupt(format!("negative position {}", self.global_position)))?;
-        let event_id =
-            uuid::Uuid::parse_str(&self.event_id).map_err(|error| corrupt(format!("event id `{}`: {error}", self.event_id)))?;
-        let timestamp = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.recorded_at))
-            .map_err(|error| corrupt(format!("timestamp {}: {error}", self.recorded_at)))?;
-        let headers: Headers =
-            serde_json::from_str(&self.headers).map_err(|error| corrupt(format!("headers are not a JSON object: {error}")))?;
-        Ok(RecordedEvent {
-            stream_id: self.stream_id,
-            stream_version,
-            global_position,
-            event_id,
-            message_name: self.message_name,
-            timestamp,
-            correlation_id: self.correlation_id,
-            causation_id: self.causation_id,
-            headers,
-            payload: self.payload,
-        })
-    }
+/// A row of `events` (in `SELECT_EVENT`'s column order), checked. The event id and the headers
+/// are parsed from the row's own text, without copying it first; a damaged value is
+/// [`Error::Corrupt`] naming the stream and version.
+fn read_event(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, Error> {
+    let raw_position: i64 = row.get(0).map_err(sql)?;
+    let stream_id: String = row.get(1).map_err(sql)?;
+    let raw_version: i64 = row.get(2).map_err(sql)?;
+    let stream_version = u64::try_from(raw_version).unwrap_or(0);
+    let corrupt = |reason: String| Error::Corrupt { stream_id: stream_id.clone(), stream_version, reason };
+    let global_position = u64::try_from(raw_position).map_err(|_| corrupt(format!("negative position {raw_position}")))?;
+    let event_id = text(row, 3)?;
+    let event_id = uuid::Uuid::parse_str(event_id).map_err(|error| corrupt(format!("event id `{event_id}`: {error}")))?;
+    let message_name: String = row.get(4).map_err(sql)?;
+    let recorded_at: i64 = row.get(5).map_err(sql)?;
+    let timestamp = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(recorded_at))
+        .map_err(|error| corrupt(format!("timestamp {recorded_at}: {error}")))?;
+    let correlation_id: Option<String> = row.get(6).map_err(sql)?;
+    let causation_id: Option<String> = row.get(7).map_err(sql)?;
+    let headers = match text(row, 8)? {
+        "{}" => Headers::new(),
+        headers => serde_json::from_str(headers).map_err(|error| corrupt(format!("headers are not a JSON object: {error}")))?,
+    };
+    let payload: Vec<u8> = row.get(9).map_err(sql)?;
+    Ok(RecordedEvent {
+        stream_id,
+        stream_version,
+        global_position,
+        event_id,
+        message_name,
+        timestamp,
+        correlation_id,
+        causation_id,
+        headers,
+        payload,
+    })
 }
 
-fn query_events(conn: &Connection, sql_text: &str, params: impl rusqlite::Params) -> Result<Vec<RecordedEvent>, Error> {
+fn query_events(
+    conn: &Connection,
+    sql_text: &str,
+    params: impl rusqlite::Params,
+    limit: usize,
+) -> Result<Vec<RecordedEvent>, Error> {
     let mut statement = conn.prepare_cached(sql_text).map_err(sql)?;
-    let rows = statement.query_map(params, RawRow::read).map_err(sql)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row.map_err(sql)?.check()?);
+    let mut rows = statement.query(params).map_err(sql)?;
+    let mut out = Vec::with_capacity(limit.min(1024));
+    while let Some(row) = rows.next().map_err(sql)? {
+        out.push(read_event(row)?);
     }
     Ok(out)
 }
@@ -427,12 +421,19 @@ impl SqliteStore {
         work: impl FnOnce(&Connection) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let shared = self.shared.clone();
-        tokio::task::spawn_blocking(move || match &shared.reader {
+        let run = move || match &shared.reader {
             Some(reader) => work(&lock(reader)),
             None => work(&lock(&shared.writer)),
-        })
-        .await
-        .map_err(|error| Error::storage(BACKEND, error))?
+        };
+        // On a multi-threaded runtime a read runs in place (`block_in_place`): no hop to the
+        // blocking pool and back, and the rows are allocated and dropped on the same thread,
+        // which a replay of many pages notices. Elsewhere it goes to the blocking pool.
+        let in_place = tokio::runtime::Handle::try_current()
+            .is_ok_and(|handle| handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if in_place {
+            return tokio::task::block_in_place(run);
+        }
+        tokio::task::spawn_blocking(run).await.map_err(|error| Error::storage(BACKEND, error))?
     }
 }
 
@@ -448,12 +449,12 @@ impl EventStore for SqliteStore {
     async fn read_stream(&self, stream_id: &str, from_version: u64, limit: usize) -> Result<Vec<RecordedEvent>, Error> {
         let stream_id = stream_id.to_owned();
         let from = to_i64(from_version);
-        let limit = to_i64(limit as u64);
         self.read(move |conn| {
             query_events(
                 conn,
                 &format!("{SELECT_EVENT} WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"),
-                rusqlite::params![stream_id, from, limit],
+                rusqlite::params![stream_id, from, to_i64(limit as u64)],
+                limit,
             )
         })
         .await
@@ -461,12 +462,12 @@ impl EventStore for SqliteStore {
 
     async fn read_all(&self, from_position: u64, limit: usize) -> Result<Vec<RecordedEvent>, Error> {
         let from = to_i64(from_position);
-        let limit = to_i64(limit as u64);
         self.read(move |conn| {
             query_events(
                 conn,
                 &format!("{SELECT_EVENT} WHERE global_position >= ?1 ORDER BY global_position LIMIT ?2"),
-                rusqlite::params![from, limit],
+                rusqlite::params![from, to_i64(limit as u64)],
+                limit,
             )
         })
         .await
@@ -568,5 +569,29 @@ impl SnapshotStore for SqliteStore {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_run_in_place_on_a_multi_threaded_runtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_with(SqliteOptions::new(dir.path().join("m.db"))).await.unwrap();
+        let events = vec![NewEvent::new("A", b"{}".to_vec()), NewEvent::new("B", b"{\"n\":1}".to_vec())];
+        store.append("S-1", ExpectedVersion::NoStream, events).await.unwrap();
+        // From a worker thread (a spawned task) and from the thread that blocks on the runtime.
+        let other = store.clone();
+        let names = tokio::spawn(async move {
+            let page = other.read_stream("S-1", 1, 10).await.unwrap();
+            page.into_iter().map(|record| record.message_name).collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+        assert_eq!(names, ["A", "B"]);
+        assert_eq!(store.read_all(2, 10).await.unwrap()[0].payload, b"{\"n\":1}");
+        assert_eq!(store.head_position().await.unwrap(), 2);
     }
 }
