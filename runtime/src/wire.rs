@@ -60,8 +60,12 @@ pub trait Tagged: Sized {
 
 /// Deserializes a [`Tagged`] enum from a map, streaming the payload into its variant's type.
 ///
-/// Entries before the discriminator are buffered (as JSON values) and replayed to the variant,
-/// so a discriminator that comes later is still found; when it comes first nothing is buffered.
+/// When the discriminator is the first entry (as generated serializers write it), nothing is
+/// buffered: the tag is handed back to the variant's type and the rest of the map streams into
+/// it. Entries before a later discriminator are buffered and replayed to the variant. From
+/// serde_json's slice and string readers they are buffered as their raw JSON text (skipped over,
+/// not parsed, and parsed once when replayed); from any other deserializer as
+/// `serde_json::Value`s.
 pub fn deserialize_tagged<'de, T: Tagged, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
     deserializer.deserialize_map(TaggedVisitor(PhantomData))
 }
@@ -76,15 +80,37 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
-        let mut before: Vec<(String, serde_json::Value)> = Vec::new();
+        let Some(key) = map.next_key_seed(StrSeed)? else {
+            return Err(de::Error::missing_field(T::TAG));
+        };
+        if key.as_str() == T::TAG {
+            // The common case: the tag first. Nothing to buffer.
+            return match map.next_value_seed(StrSeed)? {
+                MaybeBorrowed::Borrowed(tag) => {
+                    let rest = TagFirst { tag_key: T::TAG, tag: Some(MaybeBorrowed::Borrowed(tag)), key_given: false, map };
+                    T::deserialize_tag(tag, de::value::MapAccessDeserializer::new(rest))
+                }
+                MaybeBorrowed::Owned(tag) => {
+                    let rest = TagFirst {
+                        tag_key: T::TAG,
+                        tag: Some(MaybeBorrowed::Owned(tag.clone())),
+                        key_given: false,
+                        map,
+                    };
+                    T::deserialize_tag(&tag, de::value::MapAccessDeserializer::new(rest))
+                }
+            };
+        }
+        let mut before: Vec<(MaybeBorrowed<'de>, Buffered<'de>)> = Vec::with_capacity(8);
+        before.push((key, map.next_value_seed(BufferSeed)?));
         while let Some(key) = map.next_key_seed(StrSeed)? {
             if key.as_str() == T::TAG {
                 let tag = map.next_value_seed(StrSeed)?;
                 let rest = Replayed { tag_key: T::TAG, before: before.into_iter(), pending: None, tag: Some(tag.clone()), map };
                 return T::deserialize_tag(tag.as_str(), de::value::MapAccessDeserializer::new(rest));
             }
-            let value: serde_json::Value = map.next_value()?;
-            before.push((key.into_owned(), value));
+            let value = map.next_value_seed(BufferSeed)?;
+            before.push((key, value));
         }
         Err(de::Error::missing_field(T::TAG))
     }
@@ -101,13 +127,6 @@ impl MaybeBorrowed<'_> {
     fn as_str(&self) -> &str {
         match self {
             MaybeBorrowed::Borrowed(s) => s,
-            MaybeBorrowed::Owned(s) => s,
-        }
-    }
-
-    fn into_owned(self) -> String {
-        match self {
-            MaybeBorrowed::Borrowed(s) => s.to_owned(),
             MaybeBorrowed::Owned(s) => s,
         }
     }
@@ -145,11 +164,157 @@ impl<'de> DeserializeSeed<'de> for StrSeed {
     }
 }
 
-/// The original map, with the discriminator and the buffered entries put back in front.
+fn str_deserializer<'de, E: de::Error, V: DeserializeSeed<'de>>(s: MaybeBorrowed<'de>, seed: V) -> Result<V::Value, E> {
+    match s {
+        MaybeBorrowed::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s)),
+        MaybeBorrowed::Owned(s) => seed.deserialize(de::value::StringDeserializer::new(s)),
+    }
+}
+
+/// The original map with the discriminator, already read, put back in front.
+struct TagFirst<'de, A> {
+    tag_key: &'static str,
+    tag: Option<MaybeBorrowed<'de>>,
+    key_given: bool,
+    map: A,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for TagFirst<'de, A> {
+    type Error = A::Error;
+
+    #[inline]
+    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
+        if !self.key_given {
+            self.key_given = true;
+            return seed.deserialize(de::value::BorrowedStrDeserializer::new(self.tag_key)).map(Some);
+        }
+        self.map.next_key_seed(seed)
+    }
+
+    #[inline]
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        match self.tag.take() {
+            Some(tag) => str_deserializer(tag, seed),
+            None => self.map.next_value_seed(seed),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        self.map.size_hint().map(|n| n + usize::from(!self.key_given))
+    }
+}
+
+/// The name serde_json gives the newtype it answers with a value's raw JSON text (the way its
+/// `RawValue` is deserialized, with its `raw_value` feature). Any other deserializer, or a
+/// serde_json without that feature, just sees a newtype request and answers with the value.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+/// A buffered map value: its JSON text when the deserializer can give it, else a parsed value.
+enum Buffered<'de> {
+    Raw(&'de str),
+    Value(serde_json::Value),
+}
+
+struct BufferSeed;
+
+impl<'de> DeserializeSeed<'de> for BufferSeed {
+    type Value = Buffered<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_newtype_struct(RAW_VALUE_TOKEN, BufferVisitor)
+    }
+}
+
+struct BufferVisitor;
+
+fn buffered<E>(value: impl Into<serde_json::Value>) -> Result<Buffered<'static>, E> {
+    Ok(Buffered::Value(value.into()))
+}
+
+impl<'de> Visitor<'de> for BufferVisitor {
+    type Value = Buffered<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any value")
+    }
+
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        serde::Deserialize::deserialize(deserializer).map(Buffered::Value)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        let Some(key) = map.next_key_seed(StrSeed)? else {
+            return buffered(object);
+        };
+        if key.as_str() == RAW_VALUE_TOKEN {
+            return match map.next_value_seed(StrSeed)? {
+                MaybeBorrowed::Borrowed(raw) => Ok(Buffered::Raw(raw)),
+                MaybeBorrowed::Owned(raw) => serde_json::from_str(&raw).map(Buffered::Value).map_err(de::Error::custom),
+            };
+        }
+        let key = match key {
+            MaybeBorrowed::Borrowed(s) => s.to_owned(),
+            MaybeBorrowed::Owned(s) => s,
+        };
+        object.insert(key, map.next_value()?);
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            object.insert(key, value);
+        }
+        buffered(object)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<serde_json::Value>()? {
+            items.push(item);
+        }
+        buffered(items)
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
+        buffered(v)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        buffered(v)
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        buffered(v)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        // Not finite numbers have no JSON form; serde_json::Value makes them `null` as well.
+        buffered(v)
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        buffered(v)
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        buffered(v)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        buffered(serde_json::Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        buffered(serde_json::Value::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        serde::Deserialize::deserialize(deserializer).map(Buffered::Value)
+    }
+}
+
+/// The original map, with the discriminator and then the buffered entries put back in front.
 struct Replayed<'de, A> {
     tag_key: &'static str,
-    before: std::vec::IntoIter<(String, serde_json::Value)>,
-    pending: Option<serde_json::Value>,
+    before: std::vec::IntoIter<(MaybeBorrowed<'de>, Buffered<'de>)>,
+    pending: Option<Buffered<'de>>,
     tag: Option<MaybeBorrowed<'de>>,
     map: A,
 }
@@ -163,22 +328,22 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replayed<'de, A> {
         }
         if let Some((key, value)) = self.before.next() {
             self.pending = Some(value);
-            return seed.deserialize(de::value::StringDeserializer::new(key)).map(Some);
+            return str_deserializer(key, seed).map(Some);
         }
         self.map.next_key_seed(seed)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
         if let Some(tag) = self.tag.take() {
-            return match tag {
-                MaybeBorrowed::Borrowed(s) => seed.deserialize(de::value::BorrowedStrDeserializer::new(s)),
-                MaybeBorrowed::Owned(s) => seed.deserialize(de::value::StringDeserializer::new(s)),
-            };
+            return str_deserializer(tag, seed);
         }
-        if let Some(value) = self.pending.take() {
-            return seed.deserialize(JsonValue::<A::Error>(value, PhantomData));
+        match self.pending.take() {
+            Some(Buffered::Raw(raw)) => {
+                seed.deserialize(&mut serde_json::Deserializer::from_str(raw)).map_err(de::Error::custom)
+            }
+            Some(Buffered::Value(value)) => seed.deserialize(JsonValue::<A::Error>(value, PhantomData)),
+            None => self.map.next_value_seed(seed),
         }
-        self.map.next_value_seed(seed)
     }
 
     fn size_hint(&self) -> Option<usize> {
@@ -322,5 +487,115 @@ mod address_tests {
         assert_eq!(fill_address("orders/{orderId}/x", &[("orderId", "a/b c")]), "orders/a%2Fb%20c/x");
         assert_eq!(fill_address("{a}.{b}", &[("b", "2"), ("a", "1")]), "1.2");
         assert_eq!(fill_address("{missing}/{", &[]), "{missing}/{");
+    }
+}
+
+#[cfg(test)]
+mod tagged_tests {
+    use super::*;
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Inner {
+        code: u32,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct A {
+        t: String,
+        x: u32,
+        #[serde(default)]
+        inner: Option<Inner>,
+        #[serde(default)]
+        list: Vec<String>,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct B {
+        t: String,
+        y: String,
+    }
+
+    #[derive(Debug, PartialEq)]
+    enum E {
+        A(A),
+        B(B),
+    }
+
+    impl Tagged for E {
+        const TAG: &'static str = "t";
+        const TAGS: &'static [&'static str] = &["A", "B"];
+
+        fn deserialize_tag<'de, D: Deserializer<'de>>(tag: &str, deserializer: D) -> Result<Self, D::Error> {
+            match tag {
+                "A" => serde::Deserialize::deserialize(deserializer).map(E::A),
+                "B" => serde::Deserialize::deserialize(deserializer).map(E::B),
+                _ => Err(de::Error::unknown_variant(tag, Self::TAGS)),
+            }
+        }
+    }
+
+    impl<'de> serde::Deserialize<'de> for E {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserialize_tagged(deserializer)
+        }
+    }
+
+    fn a(list: &[&str]) -> E {
+        E::A(A { t: "A".into(), x: 7, inner: Some(Inner { code: 3 }), list: list.iter().map(|s| s.to_string()).collect() })
+    }
+
+    #[test]
+    fn the_tag_anywhere_from_every_kind_of_input() {
+        let texts = [
+            r#"{"t":"A","x":7,"inner":{"code":3},"list":["p","q\"r"]}"#,
+            r#"{"x":7,"t":"A","inner":{"code":3},"list":["p","q\"r"]}"#,
+            r#"{"x":7,"inner":{"code":3},"list":["p","q\"r"],"t":"A"}"#,
+            r#"{ "x" : 7 , "inner" : { "code" : 3 } , "list" : [ "p" , "q\"r" ] , "t" : "\u0041" }"#,
+        ];
+        for text in texts {
+            let expected = a(&["p", "q\"r"]);
+            assert_eq!(serde_json::from_str::<E>(text).unwrap(), expected, "{text}");
+            assert_eq!(serde_json::from_slice::<E>(text.as_bytes()).unwrap(), expected, "{text}");
+            assert_eq!(serde_json::from_reader::<_, E>(text.as_bytes()).unwrap(), expected, "{text}");
+            let value: serde_json::Value = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::from_value::<E>(value.clone()).unwrap(), expected, "{text}");
+            assert_eq!(E::deserialize_tagged_ref(&value), expected, "{text}");
+        }
+        let b = r#"{"y":"why","t":"B"}"#;
+        assert_eq!(serde_json::from_str::<E>(b).unwrap(), E::B(B { t: "B".into(), y: "why".into() }));
+    }
+
+    impl E {
+        fn deserialize_tagged_ref(value: &serde_json::Value) -> E {
+            deserialize_tagged(value).unwrap()
+        }
+    }
+
+    #[test]
+    fn errors_name_what_is_wrong() {
+        let unknown = serde_json::from_str::<E>(r#"{"x":1,"t":"C"}"#).unwrap_err().to_string();
+        assert!(unknown.contains("unknown variant `C`"), "{unknown}");
+        let missing = serde_json::from_str::<E>(r#"{"x":1}"#).unwrap_err().to_string();
+        assert!(missing.contains("missing field `t`"), "{missing}");
+        let empty = serde_json::from_str::<E>("{}").unwrap_err().to_string();
+        assert!(empty.contains("missing field `t`"), "{empty}");
+        let bad = serde_json::from_str::<E>(r#"{"x":"seven","t":"A"}"#).unwrap_err().to_string();
+        assert!(bad.contains("invalid type"), "{bad}");
+        assert!(serde_json::from_str::<E>(r#"{"x":1,"t":"A""#).is_err());
+        assert!(serde_json::from_str::<E>(r#"{"x":[1,"t":"A"}"#).is_err());
+    }
+
+    #[test]
+    fn values_before_the_tag_are_kept_as_raw_json_from_serde_json_text() {
+        // If serde_json stops answering the raw-value request, decoding stays correct but slow;
+        // this test says so.
+        let text = r#"[1, {"a": "b\n"}, null]"#;
+        let buffered = BufferSeed.deserialize(&mut serde_json::Deserializer::from_str(text)).unwrap();
+        assert!(matches!(buffered, Buffered::Raw(raw) if raw == text));
+        let value = serde_json::json!([1, {"a": "b\n"}, null]);
+        match BufferSeed.deserialize(&value).unwrap() {
+            Buffered::Value(buffered) => assert_eq!(buffered, value),
+            Buffered::Raw(raw) => panic!("a Value is not text: {raw}"),
+        }
     }
 }
