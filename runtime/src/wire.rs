@@ -87,14 +87,16 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
             // The common case: the tag first. Nothing to buffer.
             return match map.next_value_seed(StrSeed)? {
                 MaybeBorrowed::Borrowed(tag) => {
-                    let rest = TagFirst { tag_key: T::TAG, tag: Some(MaybeBorrowed::Borrowed(tag)), key_given: false, map };
+                    let rest = TagFirst { tag_key: T::TAG, tag, state: TagState::Key, map };
                     T::deserialize_tag(tag, de::value::MapAccessDeserializer::new(rest))
                 }
                 MaybeBorrowed::Owned(tag) => {
-                    let rest = TagFirst {
+                    // An escaped tag (rare): replay it as an owned string.
+                    let rest = Replayed {
                         tag_key: T::TAG,
+                        before: Vec::new().into_iter(),
+                        pending: None,
                         tag: Some(MaybeBorrowed::Owned(tag.clone())),
-                        key_given: false,
                         map,
                     };
                     T::deserialize_tag(&tag, de::value::MapAccessDeserializer::new(rest))
@@ -171,12 +173,22 @@ fn str_deserializer<'de, E: de::Error, V: DeserializeSeed<'de>>(s: MaybeBorrowed
     }
 }
 
-/// The original map with the discriminator, already read, put back in front.
+/// The original map with the discriminator, already read (and borrowed), put back in front.
 struct TagFirst<'de, A> {
     tag_key: &'static str,
-    tag: Option<MaybeBorrowed<'de>>,
-    key_given: bool,
+    tag: &'de str,
+    state: TagState,
     map: A,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TagState {
+    /// The tag's key is next.
+    Key,
+    /// The tag's value is next.
+    Value,
+    /// The rest of the original map.
+    Rest,
 }
 
 impl<'de, A: MapAccess<'de>> MapAccess<'de> for TagFirst<'de, A> {
@@ -184,8 +196,8 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TagFirst<'de, A> {
 
     #[inline]
     fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>, A::Error> {
-        if !self.key_given {
-            self.key_given = true;
+        if self.state == TagState::Key {
+            self.state = TagState::Value;
             return seed.deserialize(de::value::BorrowedStrDeserializer::new(self.tag_key)).map(Some);
         }
         self.map.next_key_seed(seed)
@@ -193,14 +205,30 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TagFirst<'de, A> {
 
     #[inline]
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
-        match self.tag.take() {
-            Some(tag) => str_deserializer(tag, seed),
-            None => self.map.next_value_seed(seed),
+        if self.state == TagState::Value {
+            self.state = TagState::Rest;
+            return seed.deserialize(de::value::BorrowedStrDeserializer::new(self.tag));
+        }
+        self.map.next_value_seed(seed)
+    }
+
+    #[inline]
+    fn next_entry_seed<K: DeserializeSeed<'de>, V: DeserializeSeed<'de>>(
+        &mut self,
+        kseed: K,
+        vseed: V,
+    ) -> Result<Option<(K::Value, V::Value)>, A::Error> {
+        if self.state == TagState::Rest {
+            return self.map.next_entry_seed(kseed, vseed);
+        }
+        match self.next_key_seed(kseed)? {
+            Some(key) => Ok(Some((key, self.next_value_seed(vseed)?))),
+            None => Ok(None),
         }
     }
 
     fn size_hint(&self) -> Option<usize> {
-        self.map.size_hint().map(|n| n + usize::from(!self.key_given))
+        self.map.size_hint().map(|n| n + usize::from(self.state == TagState::Key))
     }
 }
 
@@ -551,6 +579,8 @@ mod tagged_tests {
             r#"{"x":7,"t":"A","inner":{"code":3},"list":["p","q\"r"]}"#,
             r#"{"x":7,"inner":{"code":3},"list":["p","q\"r"],"t":"A"}"#,
             r#"{ "x" : 7 , "inner" : { "code" : 3 } , "list" : [ "p" , "q\"r" ] , "t" : "\u0041" }"#,
+            r#"{"t":"\u0041","x":7,"inner":{"code":3},"list":["p","q\"r"]}"#,
+            r#"{"\u0074":"A","x":7,"inner":{"code":3},"list":["p","q\"r"]}"#,
         ];
         for text in texts {
             let expected = a(&["p", "q\"r"]);
