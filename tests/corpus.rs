@@ -167,43 +167,6 @@ fn matches_schema(schema: &eventfold_codegen::Location, payload: &serde_json::Va
     Ok(validator.is_valid(payload))
 }
 
-const CHECK_RS: &str = r#"
-use eventfold::serde_json::{self, Value};
-use eventfold::ChannelMessage;
-
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b)),
-        (Value::Object(x), Value::Object(y)) => {
-            let present = |m: &serde_json::Map<String, Value>| m.values().filter(|v| !v.is_null()).count();
-            present(x) == present(y)
-                && x.iter().all(|(k, v)| match y.get(k) {
-                    Some(w) => same_json(v, w),
-                    None => v.is_null(),
-                })
-        }
-        _ => a == b,
-    }
-}
-
-/// Decodes `payload` as message `name` of channel `M` and encodes it back; prints the verdict.
-pub fn check<M: ChannelMessage>(id: &str, name: &str, payload: &str) {
-    let verdict = match serde_json::from_str::<Value>(payload) {
-        Err(e) => format!("fail\tnot JSON: {e}"),
-        Ok(value) => match M::deserialize_named(name, &value) {
-            Err(e) => format!("fail\tdecode: {e}"),
-            Ok(message) => match serde_json::to_value(&message) {
-                Err(e) => format!("fail\tencode: {e}"),
-                Ok(back) if same_json(&back, &value) => "ok\t".to_owned(),
-                Ok(back) => format!("fail\tencoded back as {back}"),
-            },
-        },
-    };
-    println!("{id}\t{name}\t{verdict}");
-}
-"#;
-
 /// The scratch crate: one module per generated document, and a `main` that checks every example.
 fn write_crate(project_dir: &Path, docs: &[(usize, &str, Vec<&Example>)]) {
     let src = project_dir.join("src");
@@ -229,7 +192,7 @@ fn write_crate(project_dir: &Path, docs: &[(usize, &str, Vec<&Example>)]) {
     }
     main.push_str("}\n");
     fs::write(src.join("lib.rs"), lib).unwrap();
-    fs::write(src.join("check.rs"), CHECK_RS).unwrap();
+    fs::write(src.join("check.rs"), support::ROUND_TRIP_RS).unwrap();
     fs::write(src.join("main.rs"), main).unwrap();
     fs::write(
         project_dir.join("Cargo.toml"),
@@ -367,16 +330,14 @@ fn corpus_generates_compiles_and_round_trips() {
     }
     let mut trips_ok = 0;
     let mut trip_failures = Vec::new();
-    for line in round_trips.lines() {
-        let cells: Vec<&str> = line.splitn(4, '\t').collect();
-        match cells.as_slice() {
-            [_, _, "ok", _] => trips_ok += 1,
-            [doc, message, _, why] => {
+    for (doc, message, failure) in round_trips.lines().filter_map(support::parse_round_trip) {
+        match failure {
+            None => trips_ok += 1,
+            Some(why) => {
                 let index: usize = doc.trim_start_matches("doc_").parse().unwrap_or(usize::MAX);
                 let file = outcomes.get(index).map_or("?", |(f, _)| f.as_str());
                 trip_failures.push(format!("{file} {message}: {why}"));
             }
-            _ => {}
         }
     }
     eprintln!("\n=== corpus: {} files, {targets} schema-valid 2.x/3.x documents ===", files.len());

@@ -552,43 +552,6 @@ impl jsonschema::Retrieve for LocalFiles {
     }
 }
 
-const CHECK_RS: &str = r#"
-use eventfold::serde_json::{self, Value};
-use eventfold::ChannelMessage;
-
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64() && (x.as_i64() == y.as_i64() || x.is_f64() || y.is_f64()),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b)),
-        (Value::Object(x), Value::Object(y)) => {
-            let present = |m: &serde_json::Map<String, Value>| m.values().filter(|v| !v.is_null()).count();
-            present(x) == present(y)
-                && x.iter().all(|(k, v)| match y.get(k) {
-                    Some(w) => same_json(v, w),
-                    None => v.is_null(),
-                })
-        }
-        _ => a == b,
-    }
-}
-
-/// Decodes `payload` as message `name` of channel `M` and encodes it back; prints the verdict.
-pub fn check<M: ChannelMessage>(case: usize, name: &str, instance: usize, payload: &str) {
-    let verdict = match serde_json::from_str::<Value>(payload) {
-        Err(e) => format!("fail\tnot JSON: {e}"),
-        Ok(value) => match M::deserialize_named(name, &value) {
-            Err(e) => format!("fail\tdecode: {e}"),
-            Ok(message) => match serde_json::to_value(&message) {
-                Err(e) => format!("fail\tencode: {e}"),
-                Ok(back) if same_json(&back, &value) => "ok\t".to_owned(),
-                Ok(back) => format!("fail\tencoded back as {back}"),
-            },
-        },
-    };
-    println!("{case}\t{name}\t{instance}\t{verdict}");
-}
-"#;
-
 fn env_number(key: &str, default: u64) -> u64 {
     match std::env::var(key) {
         Ok(text) => text.trim().parse().unwrap_or_else(|_| panic!("{key}={text} is not a number")),
@@ -642,7 +605,7 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
                     for (i, instance) in instances.iter().enumerate() {
                         writeln!(
                             main,
-                            "    schema_check::check::check::<schema_check::{module}::things::Message>({index}, {key:?}, {i}, {:?});",
+                            "    schema_check::check::check::<schema_check::{module}::things::Message>(\"{index}:{i}\", {key:?}, {:?});",
                             instance.to_string()
                         )
                         .unwrap();
@@ -655,7 +618,7 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
     assert!(failures.is_empty(), "{} of {cases} valid documents were not generated:\n\n{}", failures.len(), failures.join("\n\n"));
     main.push_str("}\n");
     fs::write(src.join("lib.rs"), lib).unwrap();
-    fs::write(src.join("check.rs"), CHECK_RS).unwrap();
+    fs::write(src.join("check.rs"), support::ROUND_TRIP_RS).unwrap();
     fs::write(src.join("main.rs"), main).unwrap();
     fs::write(
         project_dir.join("Cargo.toml"),
@@ -681,18 +644,17 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
     assert!(run.status.success(), "the round-trip runner failed:\n{stdout}\n{}", String::from_utf8_lossy(&run.stderr));
     let mut ok = 0;
     let mut trips = Vec::new();
-    for line in stdout.lines() {
-        let cells: Vec<&str> = line.splitn(5, '\t').collect();
-        match cells.as_slice() {
-            [_, _, _, "ok", _] => ok += 1,
-            [case, key, instance, _, why] => {
+    for (label, key, failure) in stdout.lines().filter_map(support::parse_round_trip) {
+        match failure {
+            None => ok += 1,
+            Some(why) => {
+                let (case, instance) = label.split_once(':').unwrap_or((label, "0"));
                 let index: usize = case.parse().unwrap_or(usize::MAX);
                 let instance: usize = instance.parse().unwrap_or(0);
                 let Some(c) = all.get(index) else { continue };
-                let value = c.messages.iter().find(|m| m.0 == *key).map(|m| m.2[instance].to_string()).unwrap_or_default();
+                let value = c.messages.iter().find(|m| m.0 == key).map(|m| m.2[instance].to_string()).unwrap_or_default();
                 trips.push(format!("case {index} message {key}: {why}\n  instance: {value}\n{}", describe(c)));
             }
-            _ => {}
         }
     }
     eprintln!("schema properties: {cases} documents generated and compiled; {ok} round-trips ok, {} failed", trips.len());

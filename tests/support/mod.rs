@@ -121,3 +121,57 @@ impl Project {
     }
 }
 
+
+/// The `check` module of a scratch crate that round-trips JSON payloads through generated
+/// channel types: `check::<M>(label, name, payload)` decodes `payload` as message `name` of
+/// channel `M`, encodes it back and prints `label \t name \t ok|fail \t why`.
+///
+/// Equality takes `8` and `8.0` as the same number, and a property that is `null` as the same as
+/// one that is absent (an optional nullable field is `None` either way, and `None` is not written).
+pub const ROUND_TRIP_RS: &str = r#"
+use eventfold::serde_json::{self, Value};
+use eventfold::ChannelMessage;
+
+fn same_json(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64() && (x.as_i64() == y.as_i64() || x.is_f64() || y.is_f64()),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            let present = |m: &serde_json::Map<String, Value>| m.values().filter(|v| !v.is_null()).count();
+            present(x) == present(y)
+                && x.iter().all(|(k, v)| match y.get(k) {
+                    Some(w) => same_json(v, w),
+                    None => v.is_null(),
+                })
+        }
+        _ => a == b,
+    }
+}
+
+/// Decodes `payload` as message `name` of channel `M` and encodes it back; prints the verdict.
+pub fn check<M: ChannelMessage>(label: &str, name: &str, payload: &str) {
+    let verdict = match serde_json::from_str::<Value>(payload) {
+        Err(e) => format!("fail\tnot JSON: {e}"),
+        Ok(value) => match M::deserialize_named(name, &value) {
+            Err(e) => format!("fail\tdecode: {e}"),
+            Ok(message) => match serde_json::to_value(&message) {
+                Err(e) => format!("fail\tencode: {e}"),
+                Ok(back) if same_json(&back, &value) => "ok\t".to_owned(),
+                Ok(back) => format!("fail\tencoded back as {back}"),
+            },
+        },
+    };
+    println!("{label}\t{name}\t{verdict}");
+}
+"#;
+
+/// One verdict line printed by [`ROUND_TRIP_RS`]'s `check`: label, message name, and `None` for
+/// a success or `Some(why)` for a failure.
+pub fn parse_round_trip(line: &str) -> Option<(&str, &str, Option<&str>)> {
+    let cells: Vec<&str> = line.splitn(4, '\t').collect();
+    match cells.as_slice() {
+        [label, name, "ok", _] => Some((label, name, None)),
+        [label, name, _, why] => Some((label, name, Some(why))),
+        _ => None,
+    }
+}
