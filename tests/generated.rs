@@ -49,6 +49,11 @@ fn the_discriminator_picks_the_variant_wherever_it_is() {
         let orders::Message::OrderShipped(shipped) = &message else { panic!("wrong variant for {text}: {message:?}") };
         assert_eq!(shipped.tracking_number, "T1");
         assert_eq!(message.name(), "OrderShipped");
+        // From a deserializer other than serde_json's reader too (a `Value`, and a reader over
+        // escaped text, where nothing can be borrowed).
+        assert_eq!(serde_json::from_value::<orders::Message>(value.clone()).unwrap(), message);
+        let escaped = text.replace("dhl", "d\\u0068l");
+        assert_eq!(serde_json::from_reader::<_, orders::Message>(escaped.as_bytes()).unwrap(), message);
     }
 }
 
