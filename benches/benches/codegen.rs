@@ -7,7 +7,8 @@
 //! `EVENTFOLD_BIN` does not name one). When `node` and `npm` are on the PATH it runs AsyncAPI
 //! Modelina's `RustFileGenerator` on the same documents (installing `@asyncapi/modelina` into
 //! `target/bench-modelina` the first time), else says it skipped it. Prints the best of
-//! `EVENTFOLD_BENCH_ROUNDS` (default 5) runs of each.
+//! `EVENTFOLD_BENCH_ROUNDS` (default 5) runs of eventfold and of
+//! `EVENTFOLD_BENCH_MODELINA_ROUNDS` (default 2) runs of Modelina, which takes seconds.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -165,6 +166,7 @@ fn modelina(dir: &Path) -> Result<PathBuf, String> {
 
 fn main() {
     let rounds = env_usize("EVENTFOLD_BENCH_ROUNDS", 5);
+    let modelina_rounds = env_usize("EVENTFOLD_BENCH_MODELINA_ROUNDS", 2);
     let scratch = tempfile::tempdir().expect("a temporary directory");
     // `EVENTFOLD_BENCH_DOCS=DIR` only writes the documents there (to profile the generator).
     let docs = std::env::var_os("EVENTFOLD_BENCH_DOCS").map(PathBuf::from);
@@ -205,7 +207,7 @@ fn main() {
                 .iter()
                 .map(|spec| {
                     let out = spec.with_extension("modelina");
-                    time_process(rounds, || {
+                    time_process(modelina_rounds, || {
                         let _ = std::fs::remove_dir_all(&out);
                         let mut command = Command::new("node");
                         command.arg(&script).arg(spec).arg(&out).env("NODE_PATH", &modules);
@@ -220,7 +222,7 @@ fn main() {
         }
     };
 
-    println!("\ncodegen end to end (whole process, best of {rounds}):");
+    println!("\ncodegen end to end (whole process; best of {rounds} for eventfold, {modelina_rounds} for Modelina):");
     println!("  {:<30} {:>12} {:>12} {:>16}", "document", "eventfold ms", "Modelina ms", "Modelina/eventfold");
     for (i, (label, _, _)) in sizes.iter().enumerate() {
         match &modelina {

@@ -20,7 +20,8 @@
 //! (`?synchronous=normal`) skips that sync: still atomic and never corrupt, and still safe when
 //! only the process dies, but the last commits may be lost if the machine loses power.
 //!
-//! rusqlite is synchronous: every call runs on Tokio's blocking pool (`spawn_blocking`), one
+//! rusqlite is synchronous: writes run on Tokio's blocking pool (`spawn_blocking`); reads run in
+//! place (`block_in_place`) on a multi-threaded runtime and on the blocking pool otherwise. One
 //! connection for writes and one for reads (WAL lets reads proceed while a write commits).
 //! Other processes may write the same file; their appends are noticed by polling (see
 //! [`SqliteOptions::poll_interval`]), this process's own appends wake subscribers at once.
