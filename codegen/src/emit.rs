@@ -9,10 +9,9 @@ use crate::ir::{
     ChannelIr, ConsumerIr, CorrelationIr, Leaf, MessageIr, Model, ParameterIr, PublisherIr, TypeDef, TypeKind, TypeRef, TypeSpace,
 };
 
-/// The tokens of the whole output.
-pub fn emit(model: &Model) -> TokenStream {
-    let channels = model.channels.iter().map(|c| channel(model, c));
-    quote! { #(#channels)* }
+/// The tokens of the module of channel `index` of the model.
+pub fn emit_channel(model: &Model, index: usize) -> TokenStream {
+    model.channels.get(index).map(|c| channel(model, c)).unwrap_or_default()
 }
 
 /// The snake-case suffix of the hidden field and check function of constant `name`; a const

@@ -387,11 +387,19 @@ fn yaml_to_json(value: serde_yaml::Value, pointer: &mut String) -> std::result::
 
 /// Escapes one JSON-pointer token (`~` → `~0`, `/` → `~1`).
 pub fn escape_token(token: &str) -> String {
+    if !token.contains(['~', '/']) {
+        return token.to_owned();
+    }
     token.replace('~', "~0").replace('/', "~1")
 }
 
-fn unescape_token(token: &str) -> String {
-    token.replace("~1", "/").replace("~0", "~")
+/// Unescapes one JSON-pointer token, borrowing when there is nothing to unescape (the usual case:
+/// pointers are looked up far more often than they are made).
+fn unescape_token(token: &str) -> std::borrow::Cow<'_, str> {
+    if !token.contains('~') {
+        return std::borrow::Cow::Borrowed(token);
+    }
+    std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
 }
 
 /// The unescaped tokens of an escaped pointer.
@@ -399,15 +407,18 @@ pub fn split_pointer(pointer: &str) -> Vec<String> {
     if pointer.is_empty() {
         return Vec::new();
     }
-    pointer.split('/').skip(1).map(unescape_token).collect()
+    pointer.split('/').skip(1).map(|t| unescape_token(t).into_owned()).collect()
 }
 
 /// The value at an escaped pointer.
 fn lookup<'a>(root: &'a Value, pointer: &str) -> Option<&'a Value> {
     let mut current = root;
-    for token in split_pointer(pointer) {
+    if pointer.is_empty() {
+        return Some(current);
+    }
+    for token in pointer.split('/').skip(1).map(unescape_token) {
         current = match current {
-            Value::Object(map) => map.get(&token)?,
+            Value::Object(map) => map.get(token.as_ref())?,
             Value::Array(items) => {
                 if token.len() > 1 && token.starts_with('0') {
                     return None;
