@@ -99,16 +99,11 @@ mod tests {
 "#;
 
 fn mtime(path: &Path) -> SystemTime {
-    fs::metadata(path)
-        .and_then(|m| m.modified())
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    fs::metadata(path).and_then(|m| m.modified()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn write_project(workspace: &Path) -> Project {
-    let dir = tempfile::Builder::new()
-        .prefix("eventfold-e2e-")
-        .tempdir()
-        .unwrap();
+    let dir = tempfile::Builder::new().prefix("eventfold-e2e-").tempdir().unwrap();
     let root = dir.path();
     fs::write(
         root.join("Cargo.toml"),
@@ -153,10 +148,7 @@ fn generated_path(stderr: &str) -> PathBuf {
 
 /// The lines the build script printed, as cargo keeps them: `<OUT_DIR>/../output`.
 fn script_output(out_dir: &Path) -> String {
-    let path = out_dir
-        .parent()
-        .expect("OUT_DIR has a parent")
-        .join("output");
+    let path = out_dir.parent().expect("OUT_DIR has a parent").join("output");
     fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -170,8 +162,7 @@ fn ran_build_script(stderr: &str) -> bool {
 
 fn canonical(root: &Path, path: &str) -> PathBuf {
     let path = root.join(path);
-    path.canonicalize()
-        .unwrap_or_else(|e| panic!("rerun-if-changed names {}: {e}", path.display()))
+    path.canonicalize().unwrap_or_else(|e| panic!("rerun-if-changed names {}: {e}", path.display()))
 }
 
 #[test]
@@ -183,25 +174,12 @@ fn a_new_user_builds_the_awkward_document_from_build_rs() {
 
     // 1. Build (and lint, when clippy is there): the generated code compiles without edits.
     let (_, stderr) = project.ok(&["build", "--offline", "-v"]);
-    assert!(
-        ran_build_script(&stderr),
-        "the first build did not run the build script:\n{stderr}"
-    );
+    assert!(ran_build_script(&stderr), "the first build did not run the build script:\n{stderr}");
     let generated = generated_path(&stderr);
-    let out_dir = generated
-        .parent()
-        .expect("generated file has a parent")
-        .canonicalize()
-        .unwrap();
-    assert_eq!(
-        generated.file_name().and_then(|n| n.to_str()),
-        Some("asyncapi.rs")
-    );
+    let out_dir = generated.parent().expect("generated file has a parent").canonicalize().unwrap();
+    assert_eq!(generated.file_name().and_then(|n| n.to_str()), Some("asyncapi.rs"));
 
-    let has_clippy = project
-        .command(&["clippy", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
+    let has_clippy = project.command(&["clippy", "--version"]).output().is_ok_and(|o| o.status.success());
     if has_clippy {
         project.ok(&["clippy", "--offline", "--", "-D", "warnings"]);
     } else {
@@ -210,45 +188,24 @@ fn a_new_user_builds_the_awkward_document_from_build_rs() {
 
     // 2. The header.
     let code = fs::read_to_string(&generated).unwrap();
-    assert!(
-        code.starts_with("// @generated"),
-        "no @generated header:\n{}",
-        &code[..code.len().min(300)]
-    );
+    assert!(code.starts_with("// @generated"), "no @generated header:\n{}", &code[..code.len().min(300)]);
 
     // 3. rerun-if-changed: every file the loader read, the $ref'd ones included; no output.
     let output = script_output(&out_dir);
     let reruns: Vec<PathBuf> = output
         .lines()
         .filter_map(|line| {
-            line.strip_prefix("cargo:rerun-if-changed=")
-                .or_else(|| line.strip_prefix("cargo::rerun-if-changed="))
+            line.strip_prefix("cargo:rerun-if-changed=").or_else(|| line.strip_prefix("cargo::rerun-if-changed="))
         })
         .map(|path| canonical(&root, path))
         .collect();
-    for input in [
-        "asyncapi.yaml",
-        "common/messages.yaml",
-        "common/schemas.yaml",
-    ] {
+    for input in ["asyncapi.yaml", "common/messages.yaml", "common/schemas.yaml"] {
         let input = root.join(input);
-        assert!(
-            reruns.contains(&input),
-            "no rerun-if-changed for {}:\n{output}",
-            input.display()
-        );
+        assert!(reruns.contains(&input), "no rerun-if-changed for {}:\n{output}", input.display());
     }
     for rerun in &reruns {
-        assert!(
-            !rerun.starts_with(&out_dir),
-            "rerun-if-changed on an output, {}:\n{output}",
-            rerun.display()
-        );
-        assert!(
-            rerun.starts_with(&root),
-            "rerun-if-changed outside the project, {}:\n{output}",
-            rerun.display()
-        );
+        assert!(!rerun.starts_with(&out_dir), "rerun-if-changed on an output, {}:\n{output}", rerun.display());
+        assert!(rerun.starts_with(&root), "rerun-if-changed outside the project, {}:\n{output}", rerun.display());
     }
 
     // 4. Touching a $ref'd file reruns the build script; nothing changed, nothing reruns.
@@ -259,74 +216,31 @@ fn a_new_user_builds_the_awkward_document_from_build_rs() {
     let mut text = fs::read_to_string(&schemas).unwrap();
     text.push_str("\n# touched by tests/build_script.rs\n");
     fs::write(&schemas, text).unwrap();
-    fs::File::options()
-        .write(true)
-        .open(&schemas)
-        .unwrap()
-        .set_modified(SystemTime::now())
-        .unwrap();
+    fs::File::options().write(true).open(&schemas).unwrap().set_modified(SystemTime::now()).unwrap();
 
     let (_, stderr) = project.ok(&["build", "--offline", "-v"]);
     let touched_output = script_output(&out_dir);
-    assert_ne!(
-        touched_output, output,
-        "touching common/schemas.yaml did not rerun the build script:\n{stderr}"
-    );
-    assert!(
-        ran_build_script(&stderr),
-        "touching common/schemas.yaml did not rerun the build script:\n{stderr}"
-    );
-    assert_eq!(
-        mtime(&generated),
-        generated_mtime,
-        "same code, yet the output was rewritten (write-if-changed)"
-    );
+    assert_ne!(touched_output, output, "touching common/schemas.yaml did not rerun the build script:\n{stderr}");
+    assert!(ran_build_script(&stderr), "touching common/schemas.yaml did not rerun the build script:\n{stderr}");
+    assert_eq!(mtime(&generated), generated_mtime, "same code, yet the output was rewritten (write-if-changed)");
 
     let (_, stderr) = project.ok(&["build", "--offline", "-v"]);
-    assert_eq!(
-        script_output(&out_dir),
-        touched_output,
-        "a rebuild without changes reran the build script:\n{stderr}"
-    );
-    assert!(
-        !ran_build_script(&stderr),
-        "a rebuild without changes reran the build script:\n{stderr}"
-    );
+    assert_eq!(script_output(&out_dir), touched_output, "a rebuild without changes reran the build script:\n{stderr}");
+    assert!(!ran_build_script(&stderr), "a rebuild without changes reran the build script:\n{stderr}");
 
     // 5. No clap with default-features = false.
-    let (tree, _) = project.ok(&[
-        "tree",
-        "--offline",
-        "-e",
-        "normal,build",
-        "--prefix",
-        "none",
-    ]);
-    let crates: Vec<&str> = tree
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .collect();
+    let (tree, _) = project.ok(&["tree", "--offline", "-e", "normal,build", "--prefix", "none"]);
+    let crates: Vec<&str> = tree.lines().filter_map(|line| line.split_whitespace().next()).collect();
+    assert!(crates.contains(&"eventfold-codegen"), "eventfold-codegen missing from the tree:\n{tree}");
     assert!(
-        crates.contains(&"eventfold-codegen"),
-        "eventfold-codegen missing from the tree:\n{tree}"
-    );
-    assert!(
-        !crates
-            .iter()
-            .any(|name| *name == "clap" || name.starts_with("clap_")),
+        !crates.iter().any(|name| *name == "clap" || name.starts_with("clap_")),
         "clap is in the dependency graph of a build.rs user:\n{tree}"
     );
 
     // 6. The user's own tests: generated types round-trip through serde_json.
     let (stdout, _) = project.ok(&["test", "--offline"]);
-    for test in [
-        "round_trip_user_created",
-        "round_trip_recursive_tree_by_name",
-    ] {
-        assert!(
-            stdout.contains(&format!("{test} ... ok")),
-            "`{test}` did not pass:\n{stdout}"
-        );
+    for test in ["round_trip_user_created", "round_trip_recursive_tree_by_name"] {
+        assert!(stdout.contains(&format!("{test} ... ok")), "`{test}` did not pass:\n{stdout}");
     }
 
     // Keep the shared target dir from collecting one copy of this package per run.

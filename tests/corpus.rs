@@ -41,7 +41,11 @@ struct Entry {
 impl Entry {
     /// A schema-valid AsyncAPI 2.0–2.6 or 3.0–3.1 document: what the 95% target counts.
     fn is_target(&self) -> bool {
-        self.valid && matches!(self.version.as_str(), "2.0.0" | "2.1.0" | "2.2.0" | "2.3.0" | "2.4.0" | "2.5.0" | "2.6.0" | "3.0.0" | "3.1.0")
+        self.valid
+            && matches!(
+                self.version.as_str(),
+                "2.0.0" | "2.1.0" | "2.2.0" | "2.3.0" | "2.4.0" | "2.5.0" | "2.6.0" | "3.0.0" | "3.1.0"
+            )
     }
 }
 
@@ -309,7 +313,9 @@ fn corpus_generates_compiles_and_round_trips() {
         targets += usize::from(is_target);
         clean += usize::from(is_clean);
         let key = match outcome {
-            Outcome::Generated { .. } if compile_failed.contains_key(&i) => format!("FAILED to compile: {}", compile_failed[&i]),
+            Outcome::Generated { .. } if compile_failed.contains_key(&i) => {
+                format!("FAILED to compile: {}", compile_failed[&i])
+            }
             Outcome::Generated { .. } => {
                 target_ok += usize::from(is_target);
                 clean_ok += usize::from(is_clean);
@@ -317,7 +323,10 @@ fn corpus_generates_compiles_and_round_trips() {
             }
             Outcome::Refused { kind, message } => {
                 if is_target
-                    && !matches!(kind, ErrorKind::Unsupported | ErrorKind::RemoteRef | ErrorKind::Ref | ErrorKind::RefCycle)
+                    && !matches!(
+                        kind,
+                        ErrorKind::Unsupported | ErrorKind::RemoteRef | ErrorKind::Ref | ErrorKind::RefCycle
+                    )
                 {
                     target_refusals_without_reason.push(format!("{file}: {message}"));
                 }

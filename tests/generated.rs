@@ -110,19 +110,16 @@ fn correlation_ids_come_from_the_declared_location() {
     assert_eq!(created.correlation_id(&Default::default()).as_deref(), Some("u-9"));
 
     // `$message.header#/x-correlation-id`.
-    let tree = tree_channel::Message::TreeChanged(tree_channel::Tree {
-        value: 1,
-        children: None,
-        parent: None,
-        meta: None,
-    });
+    let tree =
+        tree_channel::Message::TreeChanged(tree_channel::Tree { value: 1, children: None, parent: None, meta: None });
     let mut headers = eventfold::Headers::new();
     assert_eq!(tree.correlation_id(&headers), None);
     headers.insert("x-correlation-id".to_owned(), json!("tree-7"));
     assert_eq!(tree.correlation_id(&headers).as_deref(), Some("tree-7"));
 
     // `$message.payload#/0/value`, through a list: read from the payload's JSON form.
-    let forest = tree_channel::Message::Forest(vec![tree_channel::Tree { value: 42, children: None, parent: None, meta: None }]);
+    let forest =
+        tree_channel::Message::Forest(vec![tree_channel::Tree { value: 42, children: None, parent: None, meta: None }]);
     assert_eq!(forest.correlation_id(&headers).as_deref(), Some("42"));
 }
 
@@ -283,7 +280,11 @@ impl History {
 }
 
 impl orders::OrderHistoryHandler for History {
-    async fn order_new(&mut self, message: &orders::OrderNew, envelope: &Envelope<orders::Message>) -> Result<(), HandlerError> {
+    async fn order_new(
+        &mut self,
+        message: &orders::OrderNew,
+        envelope: &Envelope<orders::Message>,
+    ) -> Result<(), HandlerError> {
         self.record(format!("new {} v{}", message.order_id, envelope.stream_version));
         Ok(())
     }
@@ -297,12 +298,20 @@ impl orders::OrderHistoryHandler for History {
         Ok(())
     }
 
-    async fn order_preparing(&mut self, message: &orders::OrderPreparing, _: &Envelope<orders::Message>) -> Result<(), HandlerError> {
+    async fn order_preparing(
+        &mut self,
+        message: &orders::OrderPreparing,
+        _: &Envelope<orders::Message>,
+    ) -> Result<(), HandlerError> {
         self.record(format!("preparing at {}", message.warehouse));
         Ok(())
     }
 
-    async fn order_shipped(&mut self, message: &orders::OrderShipped, envelope: &Envelope<orders::Message>) -> Result<(), HandlerError> {
+    async fn order_shipped(
+        &mut self,
+        message: &orders::OrderShipped,
+        envelope: &Envelope<orders::Message>,
+    ) -> Result<(), HandlerError> {
         let producer = envelope.headers.get("producer").and_then(Value::as_str).unwrap_or("?");
         self.record(format!("shipped {} by {producer}", message.tracking_number));
         Ok(())
@@ -353,7 +362,11 @@ async fn publishers_and_consumers_work_end_to_end_on_a_store() {
         .unwrap();
     progress
         .order_preparing(
-            orders::OrderPreparing { order_id: "o-1".to_owned(), warehouse: "north-1".to_owned(), estimated_ship_date: None },
+            orders::OrderPreparing {
+                order_id: "o-1".to_owned(),
+                warehouse: "north-1".to_owned(),
+                estimated_ship_date: None,
+            },
             headers("orders"),
         )
         .await
@@ -382,14 +395,21 @@ async fn publishers_and_consumers_work_end_to_end_on_a_store() {
 
     let (state, version): (OrderState, u64) = eventfold::replay(&store, "EventSourceOrders-o-1").await.unwrap();
     assert_eq!(version, 4);
-    assert_eq!(state, OrderState { paid: true, warehouse: Some("north-1".to_owned()), tracking: Some("T-1".to_owned()) });
+    assert_eq!(
+        state,
+        OrderState { paid: true, warehouse: Some("north-1".to_owned()), tracking: Some("T-1".to_owned()) }
+    );
 }
 
 /// The shipping service receives only `OrderPreparing`: its runner skips the rest.
 struct Shipments(tokio::sync::mpsc::UnboundedSender<String>);
 
 impl shipping::PrepareShipmentHandler for Shipments {
-    async fn order_preparing(&mut self, message: &shipping::OrderPreparing, _: &Envelope<shipping::Message>) -> Result<(), HandlerError> {
+    async fn order_preparing(
+        &mut self,
+        message: &shipping::OrderPreparing,
+        _: &Envelope<shipping::Message>,
+    ) -> Result<(), HandlerError> {
         self.0.send(message.warehouse.clone()).map_err(|e| Box::new(e) as HandlerError)
     }
 }
@@ -403,7 +423,11 @@ async fn a_consumer_receives_only_its_operation_s_messages() {
     place.order_new(order_new(), headers.clone()).await.unwrap();
     progress
         .order_preparing(
-            orders::OrderPreparing { order_id: "o-1".to_owned(), warehouse: "west".to_owned(), estimated_ship_date: None },
+            orders::OrderPreparing {
+                order_id: "o-1".to_owned(),
+                warehouse: "west".to_owned(),
+                estimated_ship_date: None,
+            },
             headers,
         )
         .await
@@ -420,7 +444,11 @@ async fn a_consumer_receives_only_its_operation_s_messages() {
 struct Failing;
 
 impl shipping::PrepareShipmentHandler for Failing {
-    async fn order_preparing(&mut self, _: &shipping::OrderPreparing, _: &Envelope<shipping::Message>) -> Result<(), HandlerError> {
+    async fn order_preparing(
+        &mut self,
+        _: &shipping::OrderPreparing,
+        _: &Envelope<shipping::Message>,
+    ) -> Result<(), HandlerError> {
         Err("warehouse closed".into())
     }
 }
@@ -432,14 +460,21 @@ async fn a_failing_handler_stops_the_runner_with_the_event_s_position() {
     let headers = orders::OrderEventHeaders { producer: "orders".to_owned(), trace_id: None };
     progress
         .order_preparing(
-            orders::OrderPreparing { order_id: "o-2".to_owned(), warehouse: "west".to_owned(), estimated_ship_date: None },
+            orders::OrderPreparing {
+                order_id: "o-2".to_owned(),
+                warehouse: "west".to_owned(),
+                estimated_ship_date: None,
+            },
             headers,
         )
         .await
         .unwrap();
     let subscription = TypedSubscription::<_, shipping::Message>::new(store, StartFrom::Beginning);
     let error = shipping::run_prepare_shipment(subscription, Failing).await.unwrap_err().to_string();
-    assert!(error.contains("EventSourceOrders-o-2") && error.contains("version 1") && error.contains("warehouse closed"), "{error}");
+    assert!(
+        error.contains("EventSourceOrders-o-2") && error.contains("version 1") && error.contains("warehouse closed"),
+        "{error}"
+    );
 }
 
 // --- the rest of JSON Schema ------------------------------------------------------------------
@@ -545,7 +580,11 @@ async fn a_2x_document_becomes_channels_messages_and_operations() {
             self.0.push(m.order_id.clone());
             Err("stop".into())
         }
-        async fn order_cancelled(&mut self, m: &v2::OrderCancelled, _: &Envelope<v2::Message>) -> Result<(), HandlerError> {
+        async fn order_cancelled(
+            &mut self,
+            m: &v2::OrderCancelled,
+            _: &Envelope<v2::Message>,
+        ) -> Result<(), HandlerError> {
             self.0.push(m.order_id.clone());
             Ok(())
         }
@@ -561,7 +600,11 @@ async fn a_2x_document_becomes_channels_messages_and_operations() {
 struct Pricer;
 
 impl quotes::AnswerQuotesHandler for Pricer {
-    async fn quote_request(&mut self, message: &quotes::QuoteRequest, _: &Envelope<quotes::Message>) -> Result<quote_replies::Message, HandlerError> {
+    async fn quote_request(
+        &mut self,
+        message: &quotes::QuoteRequest,
+        _: &Envelope<quotes::Message>,
+    ) -> Result<quote_replies::Message, HandlerError> {
         Ok(quote_replies::Message::Quote(quote_replies::Quote { sku: message.sku.clone(), price: 9.5 }))
     }
 }
@@ -576,7 +619,10 @@ async fn a_request_gets_the_reply_its_handler_returns() {
     let request = requester.request_quote_request(quotes::QuoteRequest { sku: "BOOK-42".to_owned() });
     let reply = tokio::time::timeout(std::time::Duration::from_secs(10), request).await.unwrap().unwrap();
     responder.abort();
-    assert_eq!(reply.message, quote_replies::Message::Quote(quote_replies::Quote { sku: "BOOK-42".to_owned(), price: 9.5 }));
+    assert_eq!(
+        reply.message,
+        quote_replies::Message::Quote(quote_replies::Quote { sku: "BOOK-42".to_owned(), price: 9.5 })
+    );
     // The reply carries the request's correlation id, and the request's event id as causation.
     assert_eq!(reply.correlation_id.as_deref(), Some("BOOK-42"));
     let stored = eventfold::EventStore::read_all(&store, 0, 10).await.unwrap();

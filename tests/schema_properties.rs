@@ -50,9 +50,15 @@ enum S {
     /// OpenAPI's `nullable: true` (instances are never null: JSON Schema does not know it).
     NullableKw(Box<S>),
     /// `oneOf` of objects told apart by a string `const` property.
-    Tagged { tag: String, alternatives: Vec<(String, Obj)> },
+    Tagged {
+        tag: String,
+        alternatives: Vec<(String, Obj)>,
+    },
     /// `oneOf` (or `anyOf`) of alternatives of distinct JSON types.
-    Untagged { any: bool, alternatives: Vec<S> },
+    Untagged {
+        any: bool,
+        alternatives: Vec<S>,
+    },
     AllOf(Vec<Obj>),
     /// A list of distinct primitive types.
     TypeList(Vec<&'static str>),
@@ -74,16 +80,68 @@ enum Additional {
 }
 
 const NAMES: &[&str] = &[
-    "id", "type", "self", "Self", "crate", "super", "fn", "match", "r#type", "async", "_", "__", "1", "2fast", "0x",
-    "ünïcödé", "名前", "emoji😀", "", " ", "a b", "fooBar", "foo_bar", "FooBar", "foo-bar", "FOO_BAR", "additional_properties",
-    "Option", "Box", "value", "kind", "$ref", "a/b", "~tilde", "x.y",
+    "id",
+    "type",
+    "self",
+    "Self",
+    "crate",
+    "super",
+    "fn",
+    "match",
+    "r#type",
+    "async",
+    "_",
+    "__",
+    "1",
+    "2fast",
+    "0x",
+    "ünïcödé",
+    "名前",
+    "emoji😀",
+    "",
+    " ",
+    "a b",
+    "fooBar",
+    "foo_bar",
+    "FooBar",
+    "foo-bar",
+    "FOO_BAR",
+    "additional_properties",
+    "Option",
+    "Box",
+    "value",
+    "kind",
+    "$ref",
+    "a/b",
+    "~tilde",
+    "x.y",
 ];
 const ENUM_VALUES: &[&str] = &[
-    "", " ", "a b", "1", "-1", "type", "Self", "self", "a-b", "A_B", "aB", "ab", "ünï", "😀", "null", "true", "Empty",
-    "with\"quote", "back\\slash", "new\nline", "r#fn",
+    "",
+    " ",
+    "a b",
+    "1",
+    "-1",
+    "type",
+    "Self",
+    "self",
+    "a-b",
+    "A_B",
+    "aB",
+    "ab",
+    "ünï",
+    "😀",
+    "null",
+    "true",
+    "Empty",
+    "with\"quote",
+    "back\\slash",
+    "new\nline",
+    "r#fn",
 ];
 const STRINGS: &[&str] = &["", "plain", "ünïcödé 名前 😀", "with \"quotes\" and \\", "line\nbreak\ttab", "null"];
-const INT_FORMATS: &[Option<&str>] = &[None, Some("int32"), Some("int64"), Some("int8"), Some("uint8"), Some("uint32"), Some("uint64")];
+const INT_FORMATS: &[Option<&str>] =
+    &[None, Some("int32"), Some("int64"), Some("int8"), Some("uint8"), Some("uint32"), Some("uint64")];
 const STRING_FORMATS: &[&str] = &["uuid", "date-time", "date", "email", "uri", "hostname"];
 
 /// The components of every document: two recursive ones the test writes, three random ones.
@@ -125,10 +183,12 @@ fn obj(inner: BoxedStrategy<S>, max: usize) -> impl Strategy<Value = Obj> {
         1 => Just(Additional::Forbidden),
         1 => inner.clone().prop_map(|s| Additional::Schema(Box::new(s))),
     ];
-    (prop::collection::vec((name(), inner, any::<bool>()), 0..max), additional).prop_map(|(mut properties, additional)| {
-        dedup_names(&mut properties);
-        Obj { properties, additional }
-    })
+    (prop::collection::vec((name(), inner, any::<bool>()), 0..max), additional).prop_map(
+        |(mut properties, additional)| {
+            dedup_names(&mut properties);
+            Obj { properties, additional }
+        },
+    )
 }
 
 fn dedup_names(properties: &mut Vec<(String, S, bool)>) {
@@ -197,9 +257,13 @@ fn kind(s: &S) -> Option<&'static str> {
         S::Obj(_) | S::Map(_) | S::Tagged { .. } | S::AllOf(_) => "object",
         S::Array(_) | S::Tuple(_) => "array",
         S::Ref(_) => "object",
-        S::Num | S::Enum(_, true) | S::TypeNull(_) | S::OneOfNull(_) | S::NullableKw(_) | S::Untagged { .. } | S::TypeList(_) => {
-            return None
-        }
+        S::Num
+        | S::Enum(_, true)
+        | S::TypeNull(_)
+        | S::OneOfNull(_)
+        | S::NullableKw(_)
+        | S::Untagged { .. }
+        | S::TypeList(_) => return None,
     })
 }
 
@@ -383,7 +447,8 @@ impl Instances<'_> {
             S::Num => json!(*rng.pick(&[0.5, -1.25, 3.0, 1e10, 7.0e-3])),
             S::Fmt(format) => json!(match *format {
                 "uuid" => *rng.pick(&["67e55044-10b1-426f-9247-bb680e5fe0c8", "00000000-0000-0000-0000-000000000000"]),
-                "date-time" => *rng.pick(&["2024-02-29T12:34:56Z", "1970-01-01T00:00:00.5Z", "2030-12-31T23:59:59+02:00"]),
+                "date-time" =>
+                    *rng.pick(&["2024-02-29T12:34:56Z", "1970-01-01T00:00:00.5Z", "2030-12-31T23:59:59+02:00"]),
                 "date" => *rng.pick(&["2024-02-29", "1999-12-31"]),
                 "email" => "someone@example.com",
                 "uri" => "https://example.com/a?b=c",
@@ -588,10 +653,17 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
                 .with_draft(jsonschema::Draft::Draft7)
                 .with_retriever(LocalFiles)
                 .build(&json!({ "$ref": pointer }))
-                .unwrap_or_else(|e| panic!("case {index}: the test wrote an invalid schema ({e}):\n{}", describe(&case)));
+                .unwrap_or_else(|e| {
+                    panic!("case {index}: the test wrote an invalid schema ({e}):\n{}", describe(&case))
+                });
             for instance in instances {
-                let errors: Vec<String> = validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path())).collect();
-                assert!(errors.is_empty(), "case {index}: the test made an invalid instance {instance} of {key} ({errors:?}):\n{}", describe(&case));
+                let errors: Vec<String> =
+                    validator.iter_errors(instance).map(|e| format!("{e} at {}", e.instance_path())).collect();
+                assert!(
+                    errors.is_empty(),
+                    "case {index}: the test made an invalid instance {instance} of {key} ({errors:?}):\n{}",
+                    describe(&case)
+                );
             }
         }
         match std::panic::catch_unwind(|| eventfold_codegen::generate(&path)) {
@@ -615,7 +687,12 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
         }
         all.push(case);
     }
-    assert!(failures.is_empty(), "{} of {cases} valid documents were not generated:\n\n{}", failures.len(), failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {cases} valid documents were not generated:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
     main.push_str("}\n");
     fs::write(src.join("lib.rs"), lib).unwrap();
     fs::write(src.join("check.rs"), support::ROUND_TRIP_RS).unwrap();
@@ -636,8 +713,12 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
     if !clippy.status.success() {
         let stderr = String::from_utf8_lossy(&clippy.stderr);
         let failing = failing_cases(&stderr);
-        let schemas: Vec<String> = failing.iter().filter_map(|i| all.get(*i).map(|c| format!("case {i}:\n{}", describe(c)))).collect();
-        panic!("generated code does not compile (cases {failing:?}):\n{stderr}\n\nschemas of the failing cases:\n{}", schemas.join("\n\n"));
+        let schemas: Vec<String> =
+            failing.iter().filter_map(|i| all.get(*i).map(|c| format!("case {i}:\n{}", describe(c)))).collect();
+        panic!(
+            "generated code does not compile (cases {failing:?}):\n{stderr}\n\nschemas of the failing cases:\n{}",
+            schemas.join("\n\n")
+        );
     }
     let run = project.run(&["run", "--offline", "-q"]);
     let stdout = String::from_utf8_lossy(&run.stdout);
@@ -652,12 +733,16 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
                 let index: usize = case.parse().unwrap_or(usize::MAX);
                 let instance: usize = instance.parse().unwrap_or(0);
                 let Some(c) = all.get(index) else { continue };
-                let value = c.messages.iter().find(|m| m.0 == key).map(|m| m.2[instance].to_string()).unwrap_or_default();
+                let value =
+                    c.messages.iter().find(|m| m.0 == key).map(|m| m.2[instance].to_string()).unwrap_or_default();
                 trips.push(format!("case {index} message {key}: {why}\n  instance: {value}\n{}", describe(c)));
             }
         }
     }
-    eprintln!("schema properties: {cases} documents generated and compiled; {ok} round-trips ok, {} failed", trips.len());
+    eprintln!(
+        "schema properties: {cases} documents generated and compiled; {ok} round-trips ok, {} failed",
+        trips.len()
+    );
     assert!(ok > 0, "no round-trip ran:\n{stdout}");
     assert!(trips.is_empty(), "{} round-trips failed:\n\n{}", trips.len(), trips.join("\n\n"));
 }
@@ -678,4 +763,3 @@ fn failing_cases(stderr: &str) -> Vec<usize> {
     }
     failing.into_keys().collect()
 }
-

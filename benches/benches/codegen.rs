@@ -130,11 +130,7 @@ fn time_process(rounds: usize, mut command: impl FnMut() -> Command) -> Duration
         let start = Instant::now();
         let output = command.output().expect("starts the process");
         let elapsed = start.elapsed();
-        assert!(
-            output.status.success(),
-            "{command:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         best = best.min(elapsed);
     }
     best
@@ -174,7 +170,8 @@ fn main() {
     let specs: Vec<PathBuf> = sizes
         .iter()
         .map(|&(_, channels, per_channel)| {
-            let path = docs.as_deref().unwrap_or(scratch.path()).join(format!("synthetic-{}.json", channels * per_channel));
+            let path =
+                docs.as_deref().unwrap_or(scratch.path()).join(format!("synthetic-{}.json", channels * per_channel));
             std::fs::write(&path, serde_json::to_vec_pretty(&document(channels, per_channel)).expect("encodes"))
                 .expect("writes the document");
             path
@@ -196,7 +193,10 @@ fn main() {
             command
         }));
         let lines = std::fs::read_to_string(&out).map(|code| code.lines().count()).unwrap_or(0);
-        println!("eventfold generate {}: {lines} lines of Rust", spec.file_name().and_then(|n| n.to_str()).unwrap_or("?"));
+        println!(
+            "eventfold generate {}: {lines} lines of Rust",
+            spec.file_name().and_then(|n| n.to_str()).unwrap_or("?")
+        );
     }
 
     let modelina_dir = target_dir().join("bench-modelina");
@@ -237,7 +237,10 @@ fn main() {
         }
     }
     let scaling = eventfold[1].as_secs_f64() / eventfold[0].as_secs_f64();
-    println!("  eventfold 2000 / 200: {scaling:.2}x {}", if scaling <= 12.0 { "(holds: <= 12x)" } else { "(FAILS: > 12x)" });
+    println!(
+        "  eventfold 2000 / 200: {scaling:.2}x {}",
+        if scaling <= 12.0 { "(holds: <= 12x)" } else { "(FAILS: > 12x)" }
+    );
     if let Some(times) = &modelina {
         let speedup = times[0].as_secs_f64() / eventfold[0].as_secs_f64();
         println!(

@@ -114,17 +114,19 @@ CREATE TABLE events (
 fn raw_append(conn: &mut Connection, expected: i64, batch: &[NewEvent]) -> i64 {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).expect("begins");
     {
-        let mut by_id = tx.prepare_cached("SELECT stream_id, stream_version, global_position FROM events WHERE event_id = ?1").expect("prepares");
+        let mut by_id = tx
+            .prepare_cached("SELECT stream_id, stream_version, global_position FROM events WHERE event_id = ?1")
+            .expect("prepares");
         for event in batch {
-            let found = by_id
-                .query_row([event.event_id.to_string()], |row| row.get::<_, i64>(2))
-                .optional()
-                .expect("looks up");
+            let found =
+                by_id.query_row([event.event_id.to_string()], |row| row.get::<_, i64>(2)).optional().expect("looks up");
             assert!(found.is_none());
         }
     }
     let actual: i64 = tx
-        .query_row("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1", [STREAM], |row| row.get(0))
+        .query_row("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1", [STREAM], |row| {
+            row.get(0)
+        })
         .expect("version");
     assert_eq!(actual, expected);
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64;
@@ -229,9 +231,27 @@ fn main() {
     println!("    {:<44} {:>8} {:>12} {:>10}", "", "ms", "events/s", "store/raw");
     let replay_ratio = store_best.as_secs_f64() / raw_best.as_secs_f64();
     let rows_ratio = store_best.as_secs_f64() / rows_best.as_secs_f64();
-    println!("    {:<44} {:>8.2} {:>12.0} {:>10}", "eventfold::replay (read, decode, fold)", ms(store_best), rate(REPLAY_EVENTS, store_best), "");
-    println!("    {:<44} {:>8.2} {:>12.0} {:>9.2}x", "rusqlite: same SELECT, decode, fold", ms(raw_best), rate(REPLAY_EVENTS, raw_best), replay_ratio);
-    println!("    {:<44} {:>8.2} {:>12.0} {:>9.2}x", "rusqlite: same SELECT, rows only", ms(rows_best), rate(REPLAY_EVENTS, rows_best), rows_ratio);
+    println!(
+        "    {:<44} {:>8.2} {:>12.0} {:>10}",
+        "eventfold::replay (read, decode, fold)",
+        ms(store_best),
+        rate(REPLAY_EVENTS, store_best),
+        ""
+    );
+    println!(
+        "    {:<44} {:>8.2} {:>12.0} {:>9.2}x",
+        "rusqlite: same SELECT, decode, fold",
+        ms(raw_best),
+        rate(REPLAY_EVENTS, raw_best),
+        replay_ratio
+    );
+    println!(
+        "    {:<44} {:>8.2} {:>12.0} {:>9.2}x",
+        "rusqlite: same SELECT, rows only",
+        ms(rows_best),
+        rate(REPLAY_EVENTS, rows_best),
+        rows_ratio
+    );
     println!(
         "    target: replay within 1.5x of raw rusqlite (decode + fold): {replay_ratio:.2}x {}",
         if replay_ratio <= 1.5 { "(holds)" } else { "(FAILS)" }
@@ -245,7 +265,12 @@ fn main() {
         append_rate,
         store_append.as_secs_f64() / raw_append_best.as_secs_f64()
     );
-    println!("    {:<44} {:>8.1} {:>12.0}", "rusqlite: same transaction per batch", ms(raw_append_best), rate(APPEND_EVENTS, raw_append_best));
+    println!(
+        "    {:<44} {:>8.1} {:>12.0}",
+        "rusqlite: same transaction per batch",
+        ms(raw_append_best),
+        rate(APPEND_EVENTS, raw_append_best)
+    );
     println!(
         "    target: append >= 50000 events/s: {append_rate:.0} {}",
         if append_rate >= 50_000.0 { "(holds)" } else { "(FAILS)" }

@@ -13,8 +13,8 @@ pub mod orders {
 }
 
 use orders::event_source_orders::{
-    Message, OrderNew, OrderNewItemsItem, OrderPaymentReceived, OrderPaymentReceivedCurrency, OrderPaymentReceivedMethod,
-    OrderPreparing, OrderShipped,
+    Message, OrderNew, OrderNewItemsItem, OrderPaymentReceived, OrderPaymentReceivedCurrency,
+    OrderPaymentReceivedMethod, OrderPreparing, OrderShipped,
 };
 
 /// What a hand-written event enum looks like today: `#[serde(tag = "eventType")]` over payload

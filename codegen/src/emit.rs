@@ -6,7 +6,8 @@ use serde_json::Value;
 
 use crate::ir::types::{ConstField, DefaultValue, Field, Prim, StructDef};
 use crate::ir::{
-    ChannelIr, ConsumerIr, CorrelationIr, Leaf, MessageIr, Model, ParameterIr, PublisherIr, TypeDef, TypeKind, TypeRef, TypeSpace,
+    ChannelIr, ConsumerIr, CorrelationIr, Leaf, MessageIr, Model, ParameterIr, PublisherIr, TypeDef, TypeKind, TypeRef,
+    TypeSpace,
 };
 
 /// The tokens of the module of channel `index` of the model.
@@ -40,7 +41,11 @@ fn doc(text: Option<&str>) -> TokenStream {
         let trimmed = line.trim();
         let line = if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             in_fence = !in_fence;
-            if in_fence { "```text".to_owned() } else { "```".to_owned() }
+            if in_fence {
+                "```text".to_owned()
+            } else {
+                "```".to_owned()
+            }
         } else if in_fence {
             line.to_owned()
         } else {
@@ -175,7 +180,10 @@ fn address_fn(template: &str, parameters: &[ParameterIr]) -> TokenStream {
             line.push_str(&format!(", {}", description.lines().next().unwrap_or_default().trim()));
         }
         if !p.values.is_empty() {
-            line.push_str(&format!(" (one of: {})", p.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")));
+            line.push_str(&format!(
+                " (one of: {})",
+                p.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")
+            ));
         }
         docs.push(line);
     }
@@ -196,7 +204,11 @@ fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
     let docs = doc(def.doc.as_deref());
     match &def.kind {
         TypeKind::Struct(s) => {
-            let body = if s.consts.is_empty() { derived_struct(types, &name, &docs, s) } else { const_struct(types, &name, &docs, s) };
+            let body = if s.consts.is_empty() {
+                derived_struct(types, &name, &docs, s)
+            } else {
+                const_struct(types, &name, &docs, s)
+            };
             let defaults = defaults_impl(types, &name, s);
             quote! { #body #defaults }
         }
@@ -576,7 +588,11 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
         correlation_arm(&variant, m)
     });
     let uses_headers = channel.messages.iter().any(|m| matches!(m.correlation, Some(CorrelationIr::HeaderPointer(_))));
-    let headers_param = if uses_headers { quote! { headers } } else { quote! { _headers } };
+    let headers_param = if uses_headers {
+        quote! { headers }
+    } else {
+        quote! { _headers }
+    };
     let deserialize = deserialize_impl(channel, &variants, &payloads);
     let froms = channel.messages.iter().enumerate().filter_map(|(i, m)| {
         let unique = channel.messages.iter().filter(|o| o.payload == m.payload).count() == 1;
@@ -591,8 +607,16 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
             }
         })
     });
-    let matches_self = if channel.messages.is_empty() { quote! { *self } } else { quote! { self } };
-    let serializer = if channel.messages.is_empty() { quote! { _serializer } } else { quote! { serializer } };
+    let matches_self = if channel.messages.is_empty() {
+        quote! { *self }
+    } else {
+        quote! { self }
+    };
+    let serializer = if channel.messages.is_empty() {
+        quote! { _serializer }
+    } else {
+        quote! { serializer }
+    };
     let unknown_name = quote! {
         let _ = deserializer;
         ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(name, Self::NAMES))
@@ -905,7 +929,8 @@ fn consumer(model: &Model, channel: &ChannelIr, consumer: &ConsumerIr) -> TokenS
         let method = ident(&m.method);
         quote! { Message::#variant(payload) => handler.#method(payload, &envelope).await.map(::core::option::Option::Some), }
     });
-    let rest = (messages.len() < channel.messages.len()).then(|| quote! { _ => ::core::result::Result::Ok(::core::option::Option::None), });
+    let rest = (messages.len() < channel.messages.len())
+        .then(|| quote! { _ => ::core::result::Result::Ok(::core::option::Option::None), });
     let dispatch = if messages.is_empty() {
         quote! { ::core::result::Result::<::core::option::Option<#answer>, ::eventfold::codegen::HandlerError>::Ok(::core::option::Option::None) }
     } else {
@@ -933,7 +958,11 @@ fn consumer(model: &Model, channel: &ChannelIr, consumer: &ConsumerIr) -> TokenS
             },
         ),
     };
-    let generics = if reply.is_some() { quote! { <S, H, R> } } else { quote! { <S, H> } };
+    let generics = if reply.is_some() {
+        quote! { <S, H, R> }
+    } else {
+        quote! { <S, H> }
+    };
     quote! {
         #[doc = #heading]
         #spacer

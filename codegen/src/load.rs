@@ -168,7 +168,9 @@ impl Loader {
             return Err(self.error(
                 &ref_node,
                 ErrorKind::RemoteRef,
-                format!("remote `$ref` `{reference}` refused: eventfold reads only local files and never uses the network"),
+                format!(
+                    "remote `$ref` `{reference}` refused: eventfold reads only local files and never uses the network"
+                ),
             ));
         }
         let file = if file_part.is_empty() {
@@ -286,12 +288,15 @@ const MAX_PARSE_DEPTH: usize = 128;
 
 /// Parses a document: JSON when it looks like JSON, YAML otherwise.
 pub fn parse(path: &Path, text: &str) -> Result<Value> {
-    let at = |line_col: Option<(usize, usize)>| Location { file: Some(path.to_path_buf()), pointer: String::new(), line_col };
+    let at = |line_col: Option<(usize, usize)>| Location {
+        file: Some(path.to_path_buf()),
+        pointer: String::new(),
+        line_col,
+    };
     if text.trim().is_empty() {
         return Err(Error::new(ErrorKind::Parse, at(None), "the file is empty"));
     }
-    let is_json = path.extension().is_some_and(|e| e == "json" || e == "avsc")
-        || text.trim_start().starts_with('{');
+    let is_json = path.extension().is_some_and(|e| e == "json" || e == "avsc") || text.trim_start().starts_with('{');
     // The parsers name their limits only in the message: nesting deeper than they recurse, and
     // YAML aliases that expand far beyond the text (an alias bomb).
     let too_deep = |line_col: Option<(usize, usize)>| {

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use crate::error::{Error, ErrorKind, Location, Result};
 use crate::ir::Model;
 use crate::load::Loader;
@@ -126,7 +125,10 @@ fn render(model: &Model, spec: &Path) -> Result<String> {
         let workers: Vec<_> = (0..threads)
             .map(|worker| {
                 scope.spawn(move || {
-                    (worker..channels).step_by(threads).map(|index| (index, render_channel(model, index, spec))).collect::<Vec<_>>()
+                    (worker..channels)
+                        .step_by(threads)
+                        .map(|index| (index, render_channel(model, index, spec)))
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -155,7 +157,10 @@ fn render(model: &Model, spec: &Path) -> Result<String> {
 fn render_channel(model: &Model, index: usize, spec: &Path) -> Result<String> {
     let tokens = crate::emit::emit_channel(model, index);
     let file: syn::File = syn::parse2(tokens).map_err(|e| {
-        internal(spec, format!("eventfold generated code that does not parse ({e}); please report this with the document"))
+        internal(
+            spec,
+            format!("eventfold generated code that does not parse ({e}); please report this with the document"),
+        )
     })?;
     Ok(prettyplease::unparse(&file))
 }

@@ -56,7 +56,10 @@ fn eventfold<S: AsRef<OsStr>>(args: &[S]) -> Outcome {
         if started.elapsed() > DEADLINE {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("eventfold {:?} did not finish within {DEADLINE:?}", args.iter().map(|a| a.as_ref().to_owned()).collect::<Vec<_>>());
+            panic!(
+                "eventfold {:?} did not finish within {DEADLINE:?}",
+                args.iter().map(|a| a.as_ref().to_owned()).collect::<Vec<_>>()
+            );
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -100,7 +103,11 @@ fn assert_rejected(spec: &Path, location: &str, kind: &str, needles: &[&str]) ->
             assert!(stderr.contains(&head), "`{command} {}`: expected `{head}` in stderr:\n{stderr}", spec.display());
         }
         for needle in needles {
-            assert!(stderr.contains(needle), "`{command} {}`: expected `{needle}` in stderr:\n{stderr}", spec.display());
+            assert!(
+                stderr.contains(needle),
+                "`{command} {}`: expected `{needle}` in stderr:\n{stderr}",
+                spec.display()
+            );
         }
         assert_eq!(stderr.lines().count(), 1, "one diagnostic line:\n{stderr}");
         last = outcome.stderr;
@@ -359,7 +366,9 @@ fn deeply_nested_schemas_through_refs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = dir.path().join("ref-deep.json");
     let mut schemas: Vec<String> = (0..DEPTH)
-        .map(|i| format!(r##""S{i}":{{"type":"object","properties":{{"x":{{"$ref":"#/components/schemas/S{}"}}}}}}"##, i + 1))
+        .map(|i| {
+            format!(r##""S{i}":{{"type":"object","properties":{{"x":{{"$ref":"#/components/schemas/S{}"}}}}}}"##, i + 1)
+        })
         .collect();
     schemas.push(format!(r#""S{DEPTH}":{{"type":"string"}}"#));
     let text = format!(
@@ -383,7 +392,12 @@ fn long_ref_chain_is_not_called_a_cycle() {
         schemas.join(",")
     );
     std::fs::write(&spec, text).expect("write");
-    assert_rejected(&spec, "#/channels/C/messages/M/payload", "too-deep", &["`$ref`s in a row", "`#/components/schemas/S0`"]);
+    assert_rejected(
+        &spec,
+        "#/channels/C/messages/M/payload",
+        "too-deep",
+        &["`$ref`s in a row", "`#/components/schemas/S0`"],
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -464,7 +478,8 @@ fn generate_to_file_writes_only_when_changed() {
     // Backdate the file: if the second run rewrote it, its mtime would move to now.
     let past = SystemTime::now() - Duration::from_secs(3600);
     std::fs::File::options().write(true).open(&out).expect("open").set_modified(past).expect("set mtime");
-    let outcome = eventfold(&[OsStr::new("generate"), OsStr::new(EVENT_SOURCE), OsStr::new("--output"), out.as_os_str()]);
+    let outcome =
+        eventfold(&[OsStr::new("generate"), OsStr::new(EVENT_SOURCE), OsStr::new("--output"), out.as_os_str()]);
     assert_eq!(outcome.code, 0, "{}", outcome.stderr);
     let metadata = std::fs::metadata(&out).expect("metadata");
     assert_eq!(metadata.modified().expect("mtime"), past, "an unchanged file is not rewritten");
@@ -481,7 +496,8 @@ fn generate_to_file_writes_only_when_changed() {
 fn generate_to_an_unwritable_path_is_an_error() {
     let dir = tempfile::tempdir().expect("tempdir");
     // A directory where the file should be.
-    let outcome = eventfold(&[OsStr::new("generate"), OsStr::new(EVENT_SOURCE), OsStr::new("-o"), dir.path().as_os_str()]);
+    let outcome =
+        eventfold(&[OsStr::new("generate"), OsStr::new(EVENT_SOURCE), OsStr::new("-o"), dir.path().as_os_str()]);
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
     assert!(outcome.stderr.contains(&dir.path().display().to_string()), "{}", outcome.stderr);
     assert!(outcome.stderr.contains("error[output]"), "{}", outcome.stderr);
@@ -503,12 +519,19 @@ fn check_fresh_stale_and_missing() {
     // Stale: one line changed in the middle.
     let text = std::fs::read_to_string(&out).expect("read");
     let line = text.lines().position(|l| l.contains("pub mod event_source_orders")).expect("module line");
-    let stale_text: String =
-        text.lines().enumerate().map(|(i, l)| if i == line { "pub mod renamed {\n".to_owned() } else { format!("{l}\n") }).collect();
+    let stale_text: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| if i == line { "pub mod renamed {\n".to_owned() } else { format!("{l}\n") })
+        .collect();
     std::fs::write(&out, stale_text).expect("write stale");
     let stale = check(&out);
     assert_eq!(stale.code, 1, "a stale file: {}", stale.stderr);
-    assert!(stale.stderr.contains(&format!("{}:{}: stale", out.display(), line + 1)), "names file and line: {}", stale.stderr);
+    assert!(
+        stale.stderr.contains(&format!("{}:{}: stale", out.display(), line + 1)),
+        "names file and line: {}",
+        stale.stderr
+    );
     assert!(stale.stderr.contains("regenerate"), "{}", stale.stderr);
     assert!(stale.stdout.is_empty());
 
@@ -524,7 +547,11 @@ fn check_fresh_stale_and_missing() {
     let outcome = check(&missing);
     assert_eq!(outcome.code, 1, "a missing file: {}", outcome.stderr);
     assert!(outcome.stderr.contains(&missing.display().to_string()), "names the file: {}", outcome.stderr);
-    assert!(outcome.stderr.contains("stale") && outcome.stderr.contains("-o"), "says how to create it: {}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("stale") && outcome.stderr.contains("-o"),
+        "says how to create it: {}",
+        outcome.stderr
+    );
     assert!(!missing.exists(), "check writes nothing");
 }
 
@@ -535,7 +562,11 @@ fn check_with_an_invalid_spec_is_invalid_input_not_drift() {
     std::fs::write(&out, "// anything\n").expect("write");
     let outcome = eventfold(&[OsStr::new("check"), fixture("unknown-type.yaml").as_os_str(), out.as_os_str()]);
     assert_eq!(outcome.code, 2, "{}", outcome.stderr);
-    assert!(outcome.stderr.contains("unknown-type.yaml#/channels/Orders/messages/OrderNew/payload/properties/total/type"), "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.contains("unknown-type.yaml#/channels/Orders/messages/OrderNew/payload/properties/total/type"),
+        "{}",
+        outcome.stderr
+    );
 }
 
 /// Every fixture in `tests/fixtures/invalid` is a case above (or the second half of one).

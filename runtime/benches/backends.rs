@@ -96,7 +96,10 @@ async fn nats_rows(url: &str) -> Vec<Row> {
                 headers.insert("Nats-Expected-Last-Subject-Sequence", last.to_string());
                 headers.insert(
                     "Eventfold-Meta",
-                    format!(r#"{{"stream":"Counters-bench","version":{},"name":"Added","correlation_id":"bench"}}"#, version + 1),
+                    format!(
+                        r#"{{"stream":"Counters-bench","version":{},"name":"Added","correlation_id":"bench"}}"#,
+                        version + 1
+                    ),
                 );
                 let ack = js
                     .publish_with_headers(subject.clone(), headers, event.payload.into())
@@ -156,15 +159,26 @@ async fn nats_rows(url: &str) -> Vec<Row> {
     store.destroy().await.expect("delete the namespace");
 
     vec![
-        Row { backend: "nats", operation: "append (batches of 100)", store: rate(events, store_append), raw: rate(events, raw_append) },
-        Row { backend: "nats", operation: "replay one stream", store: rate(events, store_replay), raw: rate(events, raw_replay) },
+        Row {
+            backend: "nats",
+            operation: "append (batches of 100)",
+            store: rate(events, store_append),
+            raw: rate(events, raw_append),
+        },
+        Row {
+            backend: "nats",
+            operation: "replay one stream",
+            store: rate(events, store_replay),
+            raw: rate(events, raw_replay),
+        },
     ]
 }
 
 // ---------------------------------------------------------------- PostgreSQL
 
 async fn pg_client(url: &str) -> tokio_postgres::Client {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL (EVENTFOLD_PG_URL)");
+    let (client, connection) =
+        tokio_postgres::connect(url, tokio_postgres::NoTls).await.expect("connect to PostgreSQL (EVENTFOLD_PG_URL)");
     tokio::spawn(async move {
         let _ = connection.await;
     });
@@ -258,8 +272,18 @@ async fn pg_rows(url: &str) -> Vec<Row> {
     admin.batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE")).await.expect("drop schema");
 
     vec![
-        Row { backend: "postgres", operation: "append (batches of 100)", store: rate(events, store_append), raw: rate(events, raw_append) },
-        Row { backend: "postgres", operation: "replay one stream", store: rate(events, store_replay), raw: rate(events, raw_replay) },
+        Row {
+            backend: "postgres",
+            operation: "append (batches of 100)",
+            store: rate(events, store_append),
+            raw: rate(events, raw_append),
+        },
+        Row {
+            backend: "postgres",
+            operation: "replay one stream",
+            store: rate(events, store_replay),
+            raw: rate(events, raw_replay),
+        },
     ]
 }
 
@@ -273,6 +297,13 @@ async fn main() {
     println!("| backend | operation | store (events/s) | raw client (events/s) | store / raw |");
     println!("| --- | --- | ---: | ---: | ---: |");
     for row in rows {
-        println!("| {} | {} | {:.0} | {:.0} | {:.2} |", row.backend, row.operation, row.store, row.raw, row.store / row.raw);
+        println!(
+            "| {} | {} | {:.0} | {:.0} | {:.2} |",
+            row.backend,
+            row.operation,
+            row.store,
+            row.raw,
+            row.store / row.raw
+        );
     }
 }

@@ -87,7 +87,11 @@ pub async fn replay<A: Aggregate, S: EventStore>(store: &S, stream_id: &str) -> 
 
 /// [`replay`] under a decode policy. The version returned is always the stream's last stored
 /// version, skipped records included, so it is the right `ExpectedVersion::Exact` for a next append.
-pub async fn replay_with<A: Aggregate, S: EventStore>(store: &S, stream_id: &str, policy: DecodePolicy) -> Result<(A, u64), Error> {
+pub async fn replay_with<A: Aggregate, S: EventStore>(
+    store: &S,
+    stream_id: &str,
+    policy: DecodePolicy,
+) -> Result<(A, u64), Error> {
     replay_from(store, stream_id, A::default(), 0, policy).await
 }
 
@@ -115,7 +119,10 @@ async fn replay_from<A: Aggregate, S: EventStore>(
 
 /// Rebuilds every entity of `A`'s channel from the whole store: the events of the channel's
 /// streams, folded by [`entity_key`] (the correlation id) in global order.
-pub async fn rebuild_all<A: Aggregate, S: EventStore>(store: &S, policy: DecodePolicy) -> Result<BTreeMap<String, A>, Error> {
+pub async fn rebuild_all<A: Aggregate, S: EventStore>(
+    store: &S,
+    policy: DecodePolicy,
+) -> Result<BTreeMap<String, A>, Error> {
     let filter = Filter::Channel(<A::Message as ChannelMessage>::CHANNEL.to_owned());
     let mut states: BTreeMap<String, A> = BTreeMap::new();
     let mut from = 1;
@@ -149,7 +156,12 @@ pub trait SnapshotState: Aggregate + Serialize + DeserializeOwned {
 /// A snapshot is used only when its schema version is `A::SCHEMA_VERSION`, it decodes, and the
 /// stream still holds the version it was taken at; otherwise it is ignored. Snapshots are a
 /// cache: the events stay the truth.
-pub async fn replay_snapshotted<A, S>(store: &S, stream_id: &str, every: u64, policy: DecodePolicy) -> Result<(A, u64), Error>
+pub async fn replay_snapshotted<A, S>(
+    store: &S,
+    stream_id: &str,
+    every: u64,
+    policy: DecodePolicy,
+) -> Result<(A, u64), Error>
 where
     A: SnapshotState,
     S: EventStore + SnapshotStore,
@@ -160,7 +172,8 @@ where
     };
     let (state, version) = replay_from(store, stream_id, state, snapshot_version, policy).await?;
     if every > 0 && version >= snapshot_version.saturating_add(every) {
-        let bytes = serde_json::to_vec(&state).map_err(|source| Error::Encode { name: A::STATE_NAME.to_owned(), source })?;
+        let bytes =
+            serde_json::to_vec(&state).map_err(|source| Error::Encode { name: A::STATE_NAME.to_owned(), source })?;
         let snapshot = StoredSnapshot { schema_version: A::SCHEMA_VERSION, stream_version: version, state: bytes };
         store.save_snapshot(stream_id, A::STATE_NAME, snapshot).await?;
     }
@@ -212,7 +225,12 @@ pub struct Executed<A> {
 /// replay (up to `retries` times) when another writer got there first.
 ///
 /// A refused command is [`Error::Rejected`]; nothing is appended.
-pub async fn execute<A, S>(store: &S, correlation_id: &str, command: &A::Command, retries: usize) -> Result<Executed<A>, Error>
+pub async fn execute<A, S>(
+    store: &S,
+    correlation_id: &str,
+    command: &A::Command,
+    retries: usize,
+) -> Result<Executed<A>, Error>
 where
     A: Decide,
     S: EventStore,
@@ -221,22 +239,22 @@ where
     let mut attempt = 0;
     loop {
         let (state, version): (A, u64) = replay(store, &stream_id).await?;
-        let messages = state
-            .decide(command)
-            .map_err(|rejection| Error::Rejected { stream_id: stream_id.clone(), source: HandlerError::from(rejection) })?;
+        let messages = state.decide(command).map_err(|rejection| Error::Rejected {
+            stream_id: stream_id.clone(),
+            source: HandlerError::from(rejection),
+        })?;
         if messages.is_empty() {
             return Ok(Executed { state, version, events: Vec::new() });
         }
         let mut batch = Vec::with_capacity(messages.len());
         for message in &messages {
-            let options = crate::transport::SendOptions { correlation_id: Some(correlation_id.to_owned()), ..Default::default() };
+            let options =
+                crate::transport::SendOptions { correlation_id: Some(correlation_id.to_owned()), ..Default::default() };
             batch.push(NewEvent::from_message(message, options)?);
         }
         match store.append(&stream_id, ExpectedVersion::Exact(version), batch).await {
             Ok(result) => {
-                let events = store
-                    .read_stream(&stream_id, result.first_version, messages.len())
-                    .await?;
+                let events = store.read_stream(&stream_id, result.first_version, messages.len()).await?;
                 let mut state = state;
                 for record in &events {
                     state.apply(&record.decode::<A::Message>()?);

@@ -92,11 +92,11 @@ pub mod wire;
 
 pub use envelope::Envelope;
 pub use error::{Error, HandlerError};
-pub use formats::{Date, Timestamp};
 pub use fold::{
     entity_key, execute, fold, fold_by_correlation, fold_onto, rebuild_all, replay, replay_snapshotted, replay_with,
     Aggregate, Decide, Executed, SnapshotState,
 };
+pub use formats::{Date, Timestamp};
 pub use message::{decode_json, encode_json, ChannelMessage, Headers};
 pub use projection::{Projection, Projector};
 pub use store::{

@@ -101,9 +101,13 @@ impl<S: EventStore + CheckpointStore, P: Projection> Projector<S, P> {
             for record in &page {
                 if filter.matches(record) {
                     let outcome = match record.decode_with::<P::Message>(self.policy) {
-                        Ok(Some(envelope)) => self.projection.apply(&envelope).await.map(|()| 1).map_err(|source| {
-                            Error::Handler { stream_id: record.stream_id.clone(), stream_version: record.stream_version, source }
-                        }),
+                        Ok(Some(envelope)) => {
+                            self.projection.apply(&envelope).await.map(|()| 1).map_err(|source| Error::Handler {
+                                stream_id: record.stream_id.clone(),
+                                stream_version: record.stream_version,
+                                source,
+                            })
+                        }
                         Ok(None) => Ok(0),
                         Err(error) => Err(error),
                     };

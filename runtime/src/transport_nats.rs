@@ -180,7 +180,8 @@ fn header<'a>(headers: Option<&'a HeaderMap>, name: &str) -> Option<&'a str> {
 
 fn decode<M: ChannelMessage>(message: &async_nats::Message) -> Result<Envelope<M>, Error> {
     let headers = message.headers.as_ref();
-    let json_header = |name: &str| -> Option<String> { header(headers, name).and_then(|text| serde_json::from_str(text).ok()) };
+    let json_header =
+        |name: &str| -> Option<String> { header(headers, name).and_then(|text| serde_json::from_str(text).ok()) };
     let correlation_id = json_header(CORRELATION_HEADER);
     let stream_id = correlation_id.as_deref().map_or_else(|| message.subject.to_string(), stream_id_for::<M>);
     let corrupt = |reason: String| Error::Corrupt { stream_id: stream_id.clone(), stream_version: 0, reason };
@@ -201,7 +202,8 @@ fn decode<M: ChannelMessage>(message: &async_nats::Message) -> Result<Envelope<M
         source,
     })?;
     let event_id = header(headers, EVENT_ID_HEADER).or_else(|| header(headers, "Nats-Msg-Id")).unwrap_or("");
-    let event_id = uuid::Uuid::parse_str(event_id).map_err(|error| corrupt(format!("event id `{event_id}`: {error}")))?;
+    let event_id =
+        uuid::Uuid::parse_str(event_id).map_err(|error| corrupt(format!("event id `{event_id}`: {error}")))?;
     let timestamp = header(headers, TIMESTAMP_HEADER)
         .and_then(|text| time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_else(time::OffsetDateTime::now_utc);

@@ -108,7 +108,13 @@ impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
         while let Some(key) = map.next_key_seed(StrSeed)? {
             if key.as_str() == T::TAG {
                 let tag = map.next_value_seed(StrSeed)?;
-                let rest = Replayed { tag_key: T::TAG, before: before.into_iter(), pending: None, tag: Some(tag.clone()), map };
+                let rest = Replayed {
+                    tag_key: T::TAG,
+                    before: before.into_iter(),
+                    pending: None,
+                    tag: Some(tag.clone()),
+                    map,
+                };
                 return T::deserialize_tag(tag.as_str(), de::value::MapAccessDeserializer::new(rest));
             }
             let value = map.next_value_seed(BufferSeed)?;
@@ -444,7 +450,6 @@ impl<'de, E: de::Error> Deserializer<'de> for JsonValue<E> {
     }
 }
 
-
 /// The correlation id in `headers` at JSON `pointer`, for generated `correlation_id`s.
 pub fn correlation_in_headers(headers: &crate::Headers, pointer: &str) -> Option<String> {
     let mut tokens = pointer.split('/').skip(1);
@@ -469,7 +474,11 @@ fn correlation_text(value: &serde_json::Value) -> Option<String> {
 }
 
 /// Adds the properties of typed `headers` (a message's `headers` type) to `into`.
-pub fn merge_headers<T: serde::Serialize>(into: &mut crate::Headers, headers: &T, message: &str) -> Result<(), crate::Error> {
+pub fn merge_headers<T: serde::Serialize>(
+    into: &mut crate::Headers,
+    headers: &T,
+    message: &str,
+) -> Result<(), crate::Error> {
     let encode = |source| crate::Error::Encode { name: message.to_owned(), source };
     match serde_json::to_value(headers).map_err(encode)? {
         serde_json::Value::Object(map) => into.extend(map),
@@ -569,7 +578,12 @@ mod tagged_tests {
     }
 
     fn a(list: &[&str]) -> E {
-        E::A(A { t: "A".into(), x: 7, inner: Some(Inner { code: 3 }), list: list.iter().map(|s| s.to_string()).collect() })
+        E::A(A {
+            t: "A".into(),
+            x: 7,
+            inner: Some(Inner { code: 3 }),
+            list: list.iter().map(|s| s.to_string()).collect(),
+        })
     }
 
     #[test]

@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use common::{added_event, within, Counter};
 use eventfold::{
-    CheckpointStore, DecodePolicy, Error, EventStore, ExpectedVersion, Filter, MemoryStore, NewEvent, SendOptions, Sink,
-    SnapshotStore, StartFrom, StoredSnapshot, Subscription, TypedSubscription,
+    CheckpointStore, DecodePolicy, Error, EventStore, ExpectedVersion, Filter, MemoryStore, NewEvent, SendOptions,
+    Sink, SnapshotStore, StartFrom, StoredSnapshot, Subscription, TypedSubscription,
 };
 
 /// A place events are stored, which can be opened again as after a restart.
@@ -205,7 +205,10 @@ mod suite {
             store.append("Counters-new", ExpectedVersion::Exact(3), vec![added_event("n", 1)]).await,
             Err(Error::Conflict { actual: 0, .. })
         ));
-        assert_eq!(store.append("Counters-new", ExpectedVersion::Exact(0), vec![added_event("n", 1)]).await.unwrap().version, 1);
+        assert_eq!(
+            store.append("Counters-new", ExpectedVersion::Exact(0), vec![added_event("n", 1)]).await.unwrap().version,
+            1
+        );
         // Conflicts wrote nothing.
         assert_eq!(store.stream_version(s).await.unwrap(), 3);
         assert_eq!(store.read_all(1, 100).await.unwrap().len(), 4);
@@ -239,7 +242,8 @@ mod suite {
                     if first_round.is_none() {
                         barrier.wait().await;
                     }
-                    let expected = if first_round.is_none() { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
+                    let expected =
+                        if first_round.is_none() { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(version) };
                     let result = store.append(stream, expected, vec![event]).await;
                     first_round.get_or_insert(result.is_ok());
                     match result {
@@ -345,7 +349,10 @@ mod suite {
         let store = backend.open().await;
         for n in 0..5 {
             store.append("Counters-live", ExpectedVersion::Any, vec![added_event("live", n)]).await.unwrap();
-            store.append("Other-live", ExpectedVersion::Any, vec![NewEvent::new("Noise", b"{}".to_vec())]).await.unwrap();
+            store
+                .append("Other-live", ExpectedVersion::Any, vec![NewEvent::new("Noise", b"{}".to_vec())])
+                .await
+                .unwrap();
         }
         let mut all = store.subscribe(StartFrom::Beginning, Filter::All);
         let mut counters = store.subscribe(StartFrom::Beginning, Filter::Channel("Counters".to_owned()));
@@ -427,8 +434,14 @@ mod suite {
         let store = backend.open().await;
         let s = "Counters-bad";
         store.append(s, ExpectedVersion::Any, vec![added_event("bad", 1)]).await.unwrap();
-        store.append(s, ExpectedVersion::Any, vec![NewEvent::new("Renamed", br#"{"counter":"bad"}"#.to_vec())]).await.unwrap();
-        store.append(s, ExpectedVersion::Any, vec![NewEvent::new("Added", br#"{"counter":5}"#.to_vec())]).await.unwrap();
+        store
+            .append(s, ExpectedVersion::Any, vec![NewEvent::new("Renamed", br#"{"counter":"bad"}"#.to_vec())])
+            .await
+            .unwrap();
+        store
+            .append(s, ExpectedVersion::Any, vec![NewEvent::new("Added", br#"{"counter":5}"#.to_vec())])
+            .await
+            .unwrap();
         store.append(s, ExpectedVersion::Any, vec![NewEvent::new("Added", b"not json".to_vec())]).await.unwrap();
         store.append(s, ExpectedVersion::Any, vec![added_event("bad", 2)]).await.unwrap();
 
@@ -450,7 +463,8 @@ mod suite {
         assert!(matches!(within(strict.next()).await.unwrap(), Err(Error::Decode { stream_version: 4, .. })));
         assert!(within(strict.next()).await.unwrap().is_ok());
 
-        let mut lenient = TypedSubscription::<_, Counter>::new(store.clone(), StartFrom::Beginning).with_policy(DecodePolicy::Skip);
+        let mut lenient =
+            TypedSubscription::<_, Counter>::new(store.clone(), StartFrom::Beginning).with_policy(DecodePolicy::Skip);
         let first = within(lenient.next()).await.unwrap().unwrap();
         let second = within(lenient.next()).await.unwrap().unwrap();
         assert_eq!((first.stream_version, second.stream_version), (1, 5));

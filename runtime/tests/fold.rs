@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use common::{added_event, within, Counter};
 use eventfold::{
-    open, AnyStore, Aggregate, CheckpointStore, DecodePolicy, Decide, Envelope, Error, EventStore, ExpectedVersion,
+    open, Aggregate, AnyStore, CheckpointStore, Decide, DecodePolicy, Envelope, Error, EventStore, ExpectedVersion,
     HandlerError, NewEvent, Projection, Projector, SendOptions, Sink, SnapshotState, SnapshotStore, StoredSnapshot,
 };
 use serde::{Deserialize, Serialize};
@@ -108,7 +108,8 @@ async fn replay_and_rebuild_all() {
     for (store, _dir) in stores().await {
         let (empty, version): (Tally, u64) = eventfold::replay(&store, "Counters-a").await.unwrap();
         assert_eq!((empty, version), (Tally::default(), 0));
-        for message in [Counter::added("a", 1), Counter::added("b", 10), Counter::added("a", 2), Counter::added("c", 7)] {
+        for message in [Counter::added("a", 1), Counter::added("b", 10), Counter::added("a", 2), Counter::added("c", 7)]
+        {
             send(&store, message).await;
         }
         store.append("Elsewhere-a", ExpectedVersion::Any, vec![NewEvent::new("Noise", b"{}".to_vec())]).await.unwrap();
@@ -121,9 +122,12 @@ async fn replay_and_rebuild_all() {
         // A record from a newer producer: an error naming the place, or skipped by policy.
         store.append("Counters-a", ExpectedVersion::Any, vec![NewEvent::new("Renamed", b"{}".to_vec())]).await.unwrap();
         let err = eventfold::replay::<Tally, _>(&store, "Counters-a").await.unwrap_err();
-        assert!(matches!(err, Error::UnknownMessage { ref stream_id, stream_version: 3, .. } if stream_id == "Counters-a"));
+        assert!(
+            matches!(err, Error::UnknownMessage { ref stream_id, stream_version: 3, .. } if stream_id == "Counters-a")
+        );
         assert!(eventfold::rebuild_all::<Tally, _>(&store, DecodePolicy::Fail).await.is_err());
-        let (a, version): (Tally, u64) = eventfold::replay_with(&store, "Counters-a", DecodePolicy::Skip).await.unwrap();
+        let (a, version): (Tally, u64) =
+            eventfold::replay_with(&store, "Counters-a", DecodePolicy::Skip).await.unwrap();
         assert_eq!((a.total, version), (3, 3), "the version counts the skipped record");
         assert_eq!(eventfold::rebuild_all::<Tally, _>(&store, DecodePolicy::Skip).await.unwrap().len(), 3);
     }
@@ -137,7 +141,8 @@ async fn snapshots_every_n_events_with_schema_version() {
             send(&store, Counter::added("snap", n)).await;
         }
         // Fewer than `every` events: no snapshot.
-        let (state, version): (Tally, u64) = eventfold::replay_snapshotted(&store, s, 10, DecodePolicy::Fail).await.unwrap();
+        let (state, version): (Tally, u64) =
+            eventfold::replay_snapshotted(&store, s, 10, DecodePolicy::Fail).await.unwrap();
         assert_eq!((state.total, version), (15, 5));
         assert_eq!(store.load_snapshot(s, "Tally").await.unwrap(), None);
         let (_, _): (Tally, u64) = eventfold::replay_snapshotted(&store, s, 3, DecodePolicy::Fail).await.unwrap();
@@ -149,11 +154,13 @@ async fn snapshots_every_n_events_with_schema_version() {
         let state = serde_json::to_vec(&planted).unwrap();
         store.save_snapshot(s, "Tally", StoredSnapshot { schema_version: 1, stream_version: 5, state }).await.unwrap();
         send(&store, Counter::added("snap", 1)).await;
-        let (state, version): (Tally, u64) = eventfold::replay_snapshotted(&store, s, 100, DecodePolicy::Fail).await.unwrap();
+        let (state, version): (Tally, u64) =
+            eventfold::replay_snapshotted(&store, s, 100, DecodePolicy::Fail).await.unwrap();
         assert_eq!((state.total, state.events, version), (1001, 6, 6));
 
         // A changed state type ignores the old schema's snapshot and replays everything.
-        let (v2, version): (TallyV2, u64) = eventfold::replay_snapshotted(&store, s, 0, DecodePolicy::Fail).await.unwrap();
+        let (v2, version): (TallyV2, u64) =
+            eventfold::replay_snapshotted(&store, s, 0, DecodePolicy::Fail).await.unwrap();
         assert_eq!((v2.sum, version), (16, 6));
         // A snapshot that does not decode, or is ahead of the stream, is ignored too.
         for bad in [
@@ -161,7 +168,8 @@ async fn snapshots_every_n_events_with_schema_version() {
             StoredSnapshot { schema_version: 1, stream_version: 99, state: serde_json::to_vec(&planted).unwrap() },
         ] {
             store.save_snapshot(s, "Tally", bad).await.unwrap();
-            let (state, _): (Tally, u64) = eventfold::replay_snapshotted(&store, s, 0, DecodePolicy::Fail).await.unwrap();
+            let (state, _): (Tally, u64) =
+                eventfold::replay_snapshotted(&store, s, 0, DecodePolicy::Fail).await.unwrap();
             assert_eq!(state.total, 16);
         }
     }
@@ -241,9 +249,8 @@ async fn projection_resumes_from_its_checkpoint() {
 
         // A crash after applying but before saving the checkpoint re-delivers: detectable by id.
         store.save_checkpoint("totals", 2).await.unwrap();
-        let mut projector = Projector::new(store.clone(), "totals", Totals { seen: seen.clone(), ..Totals::default() })
-            .await
-            .unwrap();
+        let mut projector =
+            Projector::new(store.clone(), "totals", Totals { seen: seen.clone(), ..Totals::default() }).await.unwrap();
         projector.catch_up().await.unwrap();
         let ids: Vec<_> = seen.lock().unwrap().clone();
         let unique: HashSet<_> = ids.iter().collect();

@@ -57,10 +57,16 @@ async fn nats_batch_is_checked_per_message_not_atomic() {
     assert_eq!((completed.first_version, completed.version), (1, 4));
     assert_eq!(store.append(stream, ExpectedVersion::Any, batch.clone()).await.unwrap(), completed);
     let stored = store.read_stream(stream, 1, 10).await.unwrap();
-    assert_eq!(stored.iter().map(|e| e.event_id).collect::<Vec<_>>(), batch.iter().map(|e| e.event_id).collect::<Vec<_>>());
+    assert_eq!(
+        stored.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+        batch.iter().map(|e| e.event_id).collect::<Vec<_>>()
+    );
     assert_eq!(stored.iter().map(|e| e.stream_version).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
     assert_eq!(store.read_all(1, 100).await.unwrap().len(), 4, "nothing stored twice");
-    assert_eq!((completed.first_position, completed.last_position), (stored[0].global_position, stored[3].global_position));
+    assert_eq!(
+        (completed.first_position, completed.last_position),
+        (stored[0].global_position, stored[3].global_position)
+    );
 
     // A conflict on the first event writes nothing, and does not use up the event id.
     let fresh_event = added_event("batch", 5);
@@ -85,7 +91,8 @@ async fn nats_subjects_are_escaped_tokens() {
 
     let fresh = Fresh::new("");
     let store = fresh.open().await;
-    let ids = ["Orders-a b.c*>", "Orders-x_y", "Orders-x_5Fy", "Orders-", "Orders", "Orders-é", "Orders-a-b", "Orders-a.b"];
+    let ids =
+        ["Orders-a b.c*>", "Orders-x_y", "Orders-x_5Fy", "Orders-", "Orders", "Orders-é", "Orders-a-b", "Orders-a.b"];
     for id in ids {
         store.append(id, ExpectedVersion::NoStream, vec![NewEvent::new("Noise", b"{}".to_vec())]).await.unwrap();
     }

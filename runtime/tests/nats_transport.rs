@@ -13,7 +13,10 @@ fn nats_transport_subjects_come_from_addresses() {
     assert_eq!(subject_for(Some("/orders"), "EventSourceOrders", none), "orders");
     assert_eq!(subject_for(Some("orders.created"), "C", none), "orders.created");
     assert_eq!(subject_for(Some("/orders/{orderId}/events"), "C", none), "orders.*.events");
-    assert_eq!(subject_for(Some("/orders/{orderId}/events"), "C", |p| Some(format!("{p} 42.x"))), "orders.orderId_2042_2Ex.events");
+    assert_eq!(
+        subject_for(Some("/orders/{orderId}/events"), "C", |p| Some(format!("{p} 42.x"))),
+        "orders.orderId_2042_2Ex.events"
+    );
     assert_eq!(subject_for(Some("/a b/"), "C", none), "a_20b");
     assert_eq!(subject_for(Some("/"), "EventSourceOrders", none), "EventSourceOrders");
     assert_eq!(subject_for(None, "Event Source", none), "Event_20Source");
@@ -68,6 +71,8 @@ async fn nats_transport_publishes_and_consumes_by_message_name() {
     client.flush().await.unwrap();
     let reset = within(received.next()).await.unwrap().unwrap();
     assert_eq!(reset.message, Counter::reset("c2"));
-    assert!(matches!(within(received.next()).await.unwrap(), Err(Error::UnknownMessage { message_name, .. }) if message_name == "Renamed"));
+    assert!(
+        matches!(within(received.next()).await.unwrap(), Err(Error::UnknownMessage { message_name, .. }) if message_name == "Renamed")
+    );
     assert!(matches!(within(received.next()).await.unwrap(), Err(Error::Corrupt { .. })));
 }

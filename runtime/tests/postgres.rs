@@ -43,7 +43,10 @@ async fn postgres_connection_dropped_mid_batch_is_all_or_nothing() {
     let store = fresh.open().await;
     let s = &fresh.schema;
     let stream = "Counters-fault";
-    store.append(stream, ExpectedVersion::NoStream, vec![added_event("fault", 1), added_event("fault", 2)]).await.unwrap();
+    store
+        .append(stream, ExpectedVersion::NoStream, vec![added_event("fault", 1), added_event("fault", 2)])
+        .await
+        .unwrap();
 
     // Stall the append inside its transaction after two of its five rows are inserted.
     let admin = pg::client().await;
@@ -188,7 +191,9 @@ async fn postgres_is_chosen_by_url() {
     for bad in ["schema=Bad-Name", "schema=1abc", "max_connections=lots"] {
         let url = pg::with_param(&pg::url(), bad.split('=').next().unwrap(), bad.split('=').nth(1).unwrap());
         match eventfold::open(&url).await {
-            Err(error @ eventfold::Error::UnsupportedStore { .. }) => assert!(error.to_string().contains(bad.split('=').next().unwrap())),
+            Err(error @ eventfold::Error::UnsupportedStore { .. }) => {
+                assert!(error.to_string().contains(bad.split('=').next().unwrap()))
+            }
             other => panic!("{url}: expected UnsupportedStore, got {other:?}"),
         }
     }

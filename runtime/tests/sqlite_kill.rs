@@ -118,12 +118,20 @@ fn sqlite_store_survives_kill_mid_append() {
         }
         for stream in 0..3 {
             let events = store.read_stream(&format!("Counters-{stream}"), 1, 100_000).await.unwrap();
-            assert!(events.iter().zip(1..).all(|(e, v)| e.stream_version == v), "versions of stream {stream} have a gap");
+            assert!(
+                events.iter().zip(1..).all(|(e, v)| e.stream_version == v),
+                "versions of stream {stream} have a gap"
+            );
         }
         assert!(acked.len() >= ACKS_BEFORE_KILL * ROUNDS as usize);
         eprintln!("{} batches acknowledged, {} stored", acked.len(), batches.len());
         // The store is writable again after the kills.
-        store.append("Counters-0", ExpectedVersion::Any, vec![NewEvent::new("Added", br#"{"counter":"z","amount":1}"#.to_vec())])
+        store
+            .append(
+                "Counters-0",
+                ExpectedVersion::Any,
+                vec![NewEvent::new("Added", br#"{"counter":"z","amount":1}"#.to_vec())],
+            )
             .await
             .unwrap();
     });

@@ -61,14 +61,9 @@ impl Project {
         // What cargo set for this test process describes *this* package, not the user's.
         for (key, _) in std::env::vars_os() {
             let key = key.to_string_lossy();
-            let inherited_from_cargo = [
-                "CARGO_PKG_",
-                "CARGO_BIN_",
-                "CARGO_CRATE_",
-                "CARGO_MANIFEST_",
-            ]
-            .iter()
-            .any(|prefix| key.starts_with(prefix))
+            let inherited_from_cargo = ["CARGO_PKG_", "CARGO_BIN_", "CARGO_CRATE_", "CARGO_MANIFEST_"]
+                .iter()
+                .any(|prefix| key.starts_with(prefix))
                 || [
                     "CARGO_PRIMARY_PACKAGE",
                     "CARGO_TARGET_TMPDIR",
@@ -82,26 +77,15 @@ impl Project {
                 command.env_remove(key.as_ref());
             }
         }
-        command
-            .env("CARGO_TARGET_DIR", &self.target)
-            .env("CARGO_NET_OFFLINE", "true")
-            .env("CARGO_TERM_COLOR", "never");
+        command.env("CARGO_TARGET_DIR", &self.target).env("CARGO_NET_OFFLINE", "true").env("CARGO_TERM_COLOR", "never");
         command
     }
 
     /// Runs cargo, printing how long it took.
     pub fn run(&self, args: &[&str]) -> Output {
         let started = Instant::now();
-        let output = self
-            .command(args)
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
-        eprintln!(
-            "cargo {}: {:.1?} ({})",
-            args.join(" "),
-            started.elapsed(),
-            output.status
-        );
+        let output = self.command(args).output().unwrap_or_else(|e| panic!("cannot run cargo: {e}"));
+        eprintln!("cargo {}: {:.1?} ({})", args.join(" "), started.elapsed(), output.status);
         output
     }
 
@@ -120,7 +104,6 @@ impl Project {
         (stdout, stderr)
     }
 }
-
 
 /// The `check` module of a scratch crate that round-trips JSON payloads through generated
 /// channel types: `check::<M>(label, name, payload)` decodes `payload` as message `name` of

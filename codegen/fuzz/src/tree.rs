@@ -17,10 +17,35 @@ pub enum Name {
 }
 
 const KEYWORDS: &[&str] = &[
-    "type", "self", "Self", "super", "crate", "fn", "match", "r#type", "Option", "Box", "String", "Vec", "Result",
-    "Message", "async", "await", "dyn", "_", "__", "try", "gen", "union", "default", "serde", "eventfold", "core",
+    "type",
+    "self",
+    "Self",
+    "super",
+    "crate",
+    "fn",
+    "match",
+    "r#type",
+    "Option",
+    "Box",
+    "String",
+    "Vec",
+    "Result",
+    "Message",
+    "async",
+    "await",
+    "dyn",
+    "_",
+    "__",
+    "try",
+    "gen",
+    "union",
+    "default",
+    "serde",
+    "eventfold",
+    "core",
 ];
-const UNICODE: &[&str] = &["ünïcödé", "名前", "😀", "a-b", "a.b", "a b", "A_B", "aB", "a_b", "AB", "$ref", "#/x", "~1", "%20"];
+const UNICODE: &[&str] =
+    &["ünïcödé", "名前", "😀", "a-b", "a.b", "a b", "A_B", "aB", "a_b", "AB", "$ref", "#/x", "~1", "%20"];
 const SMALL: &[&str] = &["a", "A", "a_", "_a", "a1", "1a", "-", "."];
 
 impl Name {
@@ -62,8 +87,25 @@ impl Ty {
 }
 
 const FORMATS: &[&str] = &[
-    "uuid", "date-time", "date", "time", "uri", "email", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
-    "uint64", "float", "double", "byte", "binary", "",
+    "uuid",
+    "date-time",
+    "date",
+    "time",
+    "uri",
+    "email",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "float",
+    "double",
+    "byte",
+    "binary",
+    "",
 ];
 
 /// A JSON literal for `enum`, `const`, `default` and examples.
@@ -98,7 +140,10 @@ pub enum Schema {
     Type(Ty),
     TypeList(Vec<Ty>),
     Format(Ty, u8),
-    Object { properties: Vec<(Name, Schema, bool)>, additional: Additional },
+    Object {
+        properties: Vec<(Name, Schema, bool)>,
+        additional: Additional,
+    },
     Array(Box<Schema>),
     Tuple(Vec<Schema>),
     Map(Box<Schema>),
@@ -166,10 +211,14 @@ impl Document {
                     m.insert("headers".into(), cx.schema(headers, 0));
                 }
                 if let Some(location) = &message.correlation {
-                    m.insert("correlationId".into(), json!({ "location": format!("$message.payload#/{}", location.text()) }));
+                    m.insert(
+                        "correlationId".into(),
+                        json!({ "location": format!("$message.payload#/{}", location.text()) }),
+                    );
                 }
                 if !message.examples.is_empty() {
-                    let examples: Vec<Value> = message.examples.iter().take(3).map(|e| json!({ "payload": e.to_json() })).collect();
+                    let examples: Vec<Value> =
+                        message.examples.iter().take(3).map(|e| json!({ "payload": e.to_json() })).collect();
                     m.insert("examples".into(), Value::Array(examples));
                 }
                 messages.insert(message.name.text(), Value::Object(m));
@@ -239,7 +288,9 @@ impl Cx<'_> {
             Schema::Array(items) => json!({ "type": "array", "items": self.schema(items, d) }),
             Schema::Tuple(items) => json!({ "type": "array", "prefixItems": list(items) }),
             Schema::Map(values) => json!({ "type": "object", "additionalProperties": self.schema(values, d) }),
-            Schema::Pattern(p, values) => json!({ "type": "object", "patternProperties": { p.text(): self.schema(values, d) } }),
+            Schema::Pattern(p, values) => {
+                json!({ "type": "object", "patternProperties": { p.text(): self.schema(values, d) } })
+            }
             Schema::Enum(t, values) => {
                 let mut o = json!({ "enum": values.iter().take(6).map(Lit::to_json).collect::<Vec<_>>() });
                 if let Some(t) = t {

@@ -185,7 +185,11 @@ impl Model {
                     headers,
                     tag: None,
                     correlation: None,
-                    doc: message.description.clone().or_else(|| message.summary.clone()).or_else(|| message.title.clone()),
+                    doc: message
+                        .description
+                        .clone()
+                        .or_else(|| message.summary.clone())
+                        .or_else(|| message.title.clone()),
                     examples: message.examples.clone(),
                     payload_schema: message.payload.map(|id| doc.schemas[id].node.clone()),
                 });
@@ -220,7 +224,8 @@ impl Model {
             channel.discriminator = find_discriminator(&types, &mut channel.messages);
             for (m, message) in doc.channels[index].messages.iter().enumerate() {
                 if let Some(correlation) = &message.correlation_id {
-                    let ir = correlation_ir(&types, &channel.messages[m].payload, correlation.source, &correlation.path);
+                    let ir =
+                        correlation_ir(&types, &channel.messages[m].payload, correlation.source, &correlation.path);
                     channel.messages[m].correlation = Some(ir);
                 }
             }
@@ -254,7 +259,8 @@ impl Model {
                         .iter()
                         .map(|&m| {
                             let base = &channel.messages[m].method;
-                            let mut claim = |words: String| names.claim(&sanitize(&words, Case::Snake, "send"), Case::Snake);
+                            let mut claim =
+                                |words: String| names.claim(&sanitize(&words, Case::Snake, "send"), Case::Snake);
                             let send = claim(base.clone());
                             let send_with = claim(format!("{base} with"));
                             let request = op
@@ -265,7 +271,13 @@ impl Model {
                         })
                         .collect();
                     let reply = op.reply.as_ref().map(|r| r.channel);
-                    channel.publishers.push(PublisherIr { operation: op.id.clone(), name, doc: doc_text, methods, reply })
+                    channel.publishers.push(PublisherIr {
+                        operation: op.id.clone(),
+                        name,
+                        doc: doc_text,
+                        methods,
+                        reply,
+                    })
                 }
                 Action::Receive => {
                     let runner = runners[op.channel]

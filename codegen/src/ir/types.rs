@@ -77,7 +77,10 @@ pub enum TypeKind {
     Enum(Vec<EnumVariant>),
     /// A union of alternatives (`oneOf` / `anyOf`, or a list of types): tagged by the property
     /// `tag` when one tells them apart, untagged (first alternative that decodes) otherwise.
-    Union { variants: Vec<UnionVariant>, tag: Option<String> },
+    Union {
+        variants: Vec<UnionVariant>,
+        tag: Option<String>,
+    },
     /// A named schema that is another type: `pub type Name = ...;`.
     Alias(TypeRef),
     /// Like an alias, for a type that refers to itself: `pub struct Name(pub ...);`.
@@ -175,7 +178,14 @@ impl TypeSpace {
         self.type_at(loader, schemas, id, hint, 0)
     }
 
-    fn type_at(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, hint: &str, depth: usize) -> Result<TypeRef> {
+    fn type_at(
+        &mut self,
+        loader: &Loader,
+        schemas: &Schemas,
+        id: SchemaId,
+        hint: &str,
+        depth: usize,
+    ) -> Result<TypeRef> {
         let schema = &schemas[id];
         if depth > MAX_DEPTH {
             return Err(loader.error(&schema.node, ErrorKind::TooDeep, "schemas are nested too deeply here"));
@@ -184,13 +194,20 @@ impl TypeSpace {
             return Ok(TypeRef::Named(*existing));
         }
         let nullable = schema.nullable || schema.types.contains(&JsonType::Null) || enum_allows_null(schema);
-        let wrap = |ty: TypeRef| if nullable && !matches!(ty, TypeRef::Option(_) | TypeRef::Json) { TypeRef::Option(Box::new(ty)) } else { ty };
+        let wrap = |ty: TypeRef| {
+            if nullable && !matches!(ty, TypeRef::Option(_) | TypeRef::Json) {
+                TypeRef::Option(Box::new(ty))
+            } else {
+                ty
+            }
+        };
         if schema.never {
             return Ok(TypeRef::Json);
         }
         // `oneOf: [X, {type: null}]`: an optional X.
         let alternatives: Vec<SchemaId> = schema.one_of.iter().chain(&schema.any_of).copied().collect();
-        let non_null: Vec<SchemaId> = alternatives.iter().copied().filter(|a| schemas[*a].types != [JsonType::Null]).collect();
+        let non_null: Vec<SchemaId> =
+            alternatives.iter().copied().filter(|a| schemas[*a].types != [JsonType::Null]).collect();
         if let ([only], true) = (non_null.as_slice(), alternatives.len() > 1 && schema.properties.is_empty()) {
             let inner = self.type_at(loader, schemas, *only, hint, depth + 1)?;
             return Ok(match inner {
@@ -208,7 +225,11 @@ impl TypeSpace {
                 Shape::Alias => {
                     let name = self.types[type_id.0].name.clone();
                     let inner = self.anonymous(loader, schemas, id, &name, depth)?;
-                    if references(&inner, type_id) { TypeKind::Newtype(inner) } else { TypeKind::Alias(inner) }
+                    if references(&inner, type_id) {
+                        TypeKind::Newtype(inner)
+                    } else {
+                        TypeKind::Alias(inner)
+                    }
                 }
             };
             self.types[type_id.0].kind = kind;
@@ -243,7 +264,14 @@ impl TypeSpace {
     }
 
     /// A schema that is not a named type: a primitive, a list, a map, or any JSON value.
-    fn anonymous(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, hint: &str, depth: usize) -> Result<TypeRef> {
+    fn anonymous(
+        &mut self,
+        loader: &Loader,
+        schemas: &Schemas,
+        id: SchemaId,
+        hint: &str,
+        depth: usize,
+    ) -> Result<TypeRef> {
         let schema = &schemas[id];
         let types: Vec<JsonType> = schema.types.iter().copied().filter(|t| *t != JsonType::Null).collect();
         let only = match types.as_slice() {
@@ -283,9 +311,13 @@ impl TypeSpace {
                     TypeRef::Tuple(items)
                 } else {
                     match schema.items {
-                        Some(items) => {
-                            TypeRef::Vec(Box::new(self.type_at(loader, schemas, items, &format!("{hint}Item"), depth + 1)?))
-                        }
+                        Some(items) => TypeRef::Vec(Box::new(self.type_at(
+                            loader,
+                            schemas,
+                            items,
+                            &format!("{hint}Item"),
+                            depth + 1,
+                        )?)),
                         None => TypeRef::Vec(Box::new(TypeRef::Json)),
                     }
                 }
@@ -315,7 +347,14 @@ impl TypeSpace {
     /// The struct of the properties of `ids` together (a schema, its `allOf` members, and the
     /// base properties of a `oneOf` alternative). A property met twice takes its last schema,
     /// the more specific one; two that allow no common type are an error naming both.
-    fn struct_def(&mut self, loader: &Loader, schemas: &Schemas, ids: &[SchemaId], owner: TypeId, depth: usize) -> Result<StructDef> {
+    fn struct_def(
+        &mut self,
+        loader: &Loader,
+        schemas: &Schemas,
+        ids: &[SchemaId],
+        owner: TypeId,
+        depth: usize,
+    ) -> Result<StructDef> {
         let owner_name = self.types[owner.0].name.clone();
         let mut def = StructDef::default();
         let mut fields = Namespace::default();
@@ -334,13 +373,17 @@ impl TypeSpace {
                 None => properties.push((wire, property)),
                 Some((_, earlier)) => {
                     let (a, b) = (&schemas[*earlier], &schemas[property]);
-                    let disjoint = !a.types.is_empty() && !b.types.is_empty() && !a.types.iter().any(|t| b.types.contains(t));
+                    let disjoint =
+                        !a.types.is_empty() && !b.types.is_empty() && !a.types.iter().any(|t| b.types.contains(t));
                     if disjoint {
                         return Err(loader
                             .error(
                                 &b.node,
                                 ErrorKind::Invalid,
-                                format!("`allOf` members disagree on property `{wire}`: {:?} here, {:?} in the other", b.types, a.types),
+                                format!(
+                                    "`allOf` members disagree on property `{wire}`: {:?} here, {:?} in the other",
+                                    b.types, a.types
+                                ),
                             )
                             .with_related(loader.location(&a.node)));
                     }
@@ -354,7 +397,9 @@ impl TypeSpace {
                 continue;
             }
             let is_required = required.contains(&wire);
-            if let Some(value) = prop.single_value().filter(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_))) {
+            if let Some(value) =
+                prop.single_value().filter(|v| matches!(v, Value::String(_) | Value::Number(_) | Value::Bool(_)))
+            {
                 let name = consts.claim(&sanitize(&wire, Case::ShoutySnake, "VALUE"), Case::ShoutySnake);
                 def.consts.push(ConstField { name, wire, value: value.clone(), required: is_required });
                 continue;
@@ -401,11 +446,21 @@ impl TypeSpace {
         string_enum(schema)
             .unwrap_or_default()
             .into_iter()
-            .map(|value| EnumVariant { name: names.claim(&sanitize(&value, Case::Pascal, "Empty"), Case::Pascal), value })
+            .map(|value| EnumVariant {
+                name: names.claim(&sanitize(&value, Case::Pascal, "Empty"), Case::Pascal),
+                value,
+            })
             .collect()
     }
 
-    fn union_def(&mut self, loader: &Loader, schemas: &Schemas, id: SchemaId, owner: TypeId, depth: usize) -> Result<TypeKind> {
+    fn union_def(
+        &mut self,
+        loader: &Loader,
+        schemas: &Schemas,
+        id: SchemaId,
+        owner: TypeId,
+        depth: usize,
+    ) -> Result<TypeKind> {
         let owner_name = self.types[owner.0].name.clone();
         let schema = &schemas[id];
         let alternatives: Vec<SchemaId> = schema.one_of.iter().chain(&schema.any_of).copied().collect();
@@ -433,10 +488,12 @@ impl TypeSpace {
             if alt.types == [JsonType::Null] {
                 continue;
             }
-            let label = alt.component_name.clone().or_else(|| alt.title.clone()).unwrap_or_else(|| format!("Variant{i}"));
+            let label =
+                alt.component_name.clone().or_else(|| alt.title.clone()).unwrap_or_else(|| format!("Variant{i}"));
             let label = sanitize(&label, Case::Pascal, "Variant");
             let hint = format!("{owner_name}{label}");
-            let alt_is_object = self.named_shape(alt).is_some_and(|s| matches!(s, Shape::Struct)) || alt.types == [JsonType::Object];
+            let alt_is_object =
+                self.named_shape(alt).is_some_and(|s| matches!(s, Shape::Struct)) || alt.types == [JsonType::Object];
             let ty = if has_base && alt_is_object {
                 let merged = self.reserve_unnamed(alt, &hint);
                 let def = self.struct_def(loader, schemas, &[id, alternative], merged, depth + 1)?;
@@ -449,7 +506,11 @@ impl TypeSpace {
             variants.push(UnionVariant { name, ty, tag: None });
         }
         if variants.is_empty() {
-            return Err(loader.error(&schema.node, ErrorKind::Unsupported, "a `oneOf`/`anyOf` whose only alternative is `null`"));
+            return Err(loader.error(
+                &schema.node,
+                ErrorKind::Unsupported,
+                "a `oneOf`/`anyOf` whose only alternative is `null`",
+            ));
         }
         let tag = self.union_tag(schemas, schema, &mut variants);
         Ok(TypeKind::Union { variants, tag })
@@ -459,7 +520,8 @@ impl TypeSpace {
     /// constant in every alternative, or a declared `discriminator` whose values are the
     /// alternatives' schema names. Sets each variant's tag value.
     fn union_tag(&self, schemas: &Schemas, schema: &Schema, variants: &mut [UnionVariant]) -> Option<String> {
-        let structs: Vec<Option<&StructDef>> = variants.iter().map(|v| self.struct_behind(&v.ty).map(|(_, s)| s)).collect();
+        let structs: Vec<Option<&StructDef>> =
+            variants.iter().map(|v| self.struct_behind(&v.ty).map(|(_, s)| s)).collect();
         if structs.iter().any(Option::is_none) {
             return None;
         }
@@ -526,7 +588,9 @@ impl TypeSpace {
         Ok(Some(match (inner, value) {
             (TypeRef::Prim(Prim::String), Value::String(s)) => DefaultValue::Str(s.clone()),
             (TypeRef::Prim(Prim::Bool), Value::Bool(b)) => DefaultValue::Bool(*b),
-            (TypeRef::Prim(Prim::F32 | Prim::F64), Value::Number(n)) => DefaultValue::Float(n.as_f64().ok_or_else(misfit)?),
+            (TypeRef::Prim(Prim::F32 | Prim::F64), Value::Number(n)) => {
+                DefaultValue::Float(n.as_f64().ok_or_else(misfit)?)
+            }
             (TypeRef::Prim(prim @ (Prim::I8 | Prim::I16 | Prim::I32 | Prim::I64)), Value::Number(n)) => {
                 let v = n.as_i64().ok_or_else(misfit)?;
                 let fits = match prim {
@@ -555,7 +619,8 @@ impl TypeSpace {
             }
             (TypeRef::Named(id), Value::String(s)) if matches!(named(id).kind, TypeKind::Enum(_)) => {
                 let TypeKind::Enum(variants) = &named(id).kind else { return Ok(None) };
-                let variant = variants.iter().find(|v| &v.value == s).ok_or_else(|| format!("`{s}` is not one of its values"))?;
+                let variant =
+                    variants.iter().find(|v| &v.value == s).ok_or_else(|| format!("`{s}` is not one of its values"))?;
                 DefaultValue::Variant(*id, variant.name.clone())
             }
             (TypeRef::Prim(Prim::String | Prim::Bool | Prim::F32 | Prim::F64), _)
@@ -601,7 +666,9 @@ impl TypeSpace {
                 }
                 match &self.types[id.0].kind {
                     TypeKind::Struct(def) => def.fields.iter().any(|f| self.reaches_by_value(&f.ty, target, visited)),
-                    TypeKind::Union { variants, .. } => variants.iter().any(|v| self.reaches_by_value(&v.ty, target, visited)),
+                    TypeKind::Union { variants, .. } => {
+                        variants.iter().any(|v| self.reaches_by_value(&v.ty, target, visited))
+                    }
                     TypeKind::Alias(inner) | TypeKind::Newtype(inner) => self.reaches_by_value(inner, target, visited),
                     TypeKind::Enum(_) | TypeKind::Pending => false,
                 }
@@ -631,7 +698,9 @@ impl TypeSpace {
                     TypeKind::Enum(_) | TypeKind::Pending => {}
                 }
             }
-            TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => self.reachable(inner, out),
+            TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => {
+                self.reachable(inner, out)
+            }
             TypeRef::Tuple(items) => items.iter().for_each(|t| self.reachable(t, out)),
             TypeRef::Prim(_) | TypeRef::Json | TypeRef::JsonObject => {}
         }
@@ -684,7 +753,9 @@ fn collect_properties(
 fn references(ty: &TypeRef, target: TypeId) -> bool {
     match ty {
         TypeRef::Named(id) => *id == target,
-        TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => references(inner, target),
+        TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Box(inner) => {
+            references(inner, target)
+        }
         TypeRef::Tuple(items) => items.iter().any(|t| references(t, target)),
         _ => false,
     }

@@ -31,7 +31,13 @@ pub fn to_json_schema(loader: &Loader, node: &Node) -> Result<Value> {
 
 const MAX_DEPTH: usize = 64;
 
-fn convert(loader: &Loader, at: &Node, avro: &Value, definitions: &mut Map<String, Value>, depth: usize) -> Result<Value> {
+fn convert(
+    loader: &Loader,
+    at: &Node,
+    avro: &Value,
+    definitions: &mut Map<String, Value>,
+    depth: usize,
+) -> Result<Value> {
     if depth > MAX_DEPTH {
         return Err(loader.error(at, ErrorKind::TooDeep, "the Avro schema is nested too deeply"));
     }
@@ -60,12 +66,15 @@ fn convert(loader: &Loader, at: &Node, avro: &Value, definitions: &mut Map<Strin
             }
         }
         Value::Object(map) => {
-            let kind = map.get("type").ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro schema object needs a `type`"))?;
+            let kind = map
+                .get("type")
+                .ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro schema object needs a `type`"))?;
             let doc = map.get("doc").and_then(Value::as_str);
             let name = map.get("name").and_then(Value::as_str);
             let mut schema = match kind.as_str() {
                 Some("record") | Some("error") => {
-                    let name = name.ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro record needs a `name`"))?;
+                    let name =
+                        name.ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro record needs a `name`"))?;
                     let fields = match map.get("fields") {
                         Some(Value::Array(fields)) => fields,
                         _ => return Err(loader.error(at, ErrorKind::Invalid, "an Avro record needs a `fields` array")),
@@ -76,15 +85,16 @@ fn convert(loader: &Loader, at: &Node, avro: &Value, definitions: &mut Map<Strin
                     let mut required = Vec::new();
                     for (i, field) in fields.iter().enumerate() {
                         let field_at = at.key("fields").index(i);
-                        let field_name = field
-                            .get("name")
-                            .and_then(Value::as_str)
-                            .ok_or_else(|| loader.error(&field_at, ErrorKind::Invalid, "an Avro field needs a `name`"))?;
-                        let field_type = field
-                            .get("type")
-                            .ok_or_else(|| loader.error(&field_at, ErrorKind::Invalid, "an Avro field needs a `type`"))?;
+                        let field_name = field.get("name").and_then(Value::as_str).ok_or_else(|| {
+                            loader.error(&field_at, ErrorKind::Invalid, "an Avro field needs a `name`")
+                        })?;
+                        let field_type = field.get("type").ok_or_else(|| {
+                            loader.error(&field_at, ErrorKind::Invalid, "an Avro field needs a `type`")
+                        })?;
                         let mut converted = convert(loader, &field_at.key("type"), field_type, definitions, depth + 1)?;
-                        if let (Some(doc), Value::Object(schema)) = (field.get("doc").and_then(Value::as_str), &mut converted) {
+                        if let (Some(doc), Value::Object(schema)) =
+                            (field.get("doc").and_then(Value::as_str), &mut converted)
+                        {
                             schema.insert("description".to_owned(), json!(doc));
                         }
                         let optional = field.get("default").is_some() || is_nullable_union(field_type);
@@ -101,7 +111,8 @@ fn convert(loader: &Loader, at: &Node, avro: &Value, definitions: &mut Map<Strin
                     return Ok(named_ref(name));
                 }
                 Some("enum") => {
-                    let name = name.ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro enum needs a `name`"))?;
+                    let name =
+                        name.ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro enum needs a `name`"))?;
                     let symbols = map.get("symbols").cloned().unwrap_or_else(|| json!([]));
                     let mut schema = json!({"type": "string", "enum": symbols});
                     if let (Some(doc), Value::Object(map)) = (doc, &mut schema) {
@@ -111,16 +122,21 @@ fn convert(loader: &Loader, at: &Node, avro: &Value, definitions: &mut Map<Strin
                     return Ok(named_ref(name));
                 }
                 Some("fixed") => {
-                    let name = name.ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro fixed needs a `name`"))?;
+                    let name =
+                        name.ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro fixed needs a `name`"))?;
                     definitions.insert(short(name).to_owned(), json!({"type": "string"}));
                     return Ok(named_ref(name));
                 }
                 Some("array") => {
-                    let items = map.get("items").ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro array needs `items`"))?;
+                    let items = map
+                        .get("items")
+                        .ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro array needs `items`"))?;
                     json!({"type": "array", "items": convert(loader, &at.key("items"), items, definitions, depth + 1)?})
                 }
                 Some("map") => {
-                    let values = map.get("values").ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro map needs `values`"))?;
+                    let values = map
+                        .get("values")
+                        .ok_or_else(|| loader.error(at, ErrorKind::Invalid, "an Avro map needs `values`"))?;
                     json!({"type": "object", "additionalProperties": convert(loader, &at.key("values"), values, definitions, depth + 1)?})
                 }
                 Some(other) => match primitive(other) {

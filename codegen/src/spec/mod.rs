@@ -149,7 +149,11 @@ impl Document {
         let version = match map.get("asyncapi") {
             Some(Value::String(v)) => v.clone(),
             Some(_) => {
-                return Err(loader.error(&root.key("asyncapi"), ErrorKind::Version, "`asyncapi` must be a version string"))
+                return Err(loader.error(
+                    &root.key("asyncapi"),
+                    ErrorKind::Version,
+                    "`asyncapi` must be a version string",
+                ))
             }
             None => {
                 return Err(loader.error(
@@ -223,7 +227,9 @@ impl Document {
             message_format = Some((format, at));
         }
         let payload = match (fields.node(loader, "payload")?, message_format) {
-            (Some(at), Some((format, format_at))) => Some(self.parse_formatted_schema(loader, &at, &format, &format_at)?),
+            (Some(at), Some((format, format_at))) => {
+                Some(self.parse_formatted_schema(loader, &at, &format, &format_at)?)
+            }
             (Some(at), None) => Some(self.parse_payload_schema(loader, &at)?),
             (None, _) => None,
         };
@@ -271,7 +277,12 @@ impl Document {
         if let Value::Object(map) = loader.get(&resolved)? {
             if let (Some(format), true) = (map.get("schemaFormat"), map.contains_key("schema")) {
                 let format = format.as_str().unwrap_or_default().to_owned();
-                return self.parse_formatted_schema(loader, &resolved.key("schema"), &format, &resolved.key("schemaFormat"));
+                return self.parse_formatted_schema(
+                    loader,
+                    &resolved.key("schema"),
+                    &format,
+                    &resolved.key("schemaFormat"),
+                );
             }
         }
         self.schemas.parse(loader, &resolved)
@@ -279,7 +290,13 @@ impl Document {
 
     /// The schema at `at`, written in `format` (declared at `format_at`): JSON Schema as it is,
     /// Avro translated; any other format is an `unsupported` error.
-    fn parse_formatted_schema(&mut self, loader: &mut Loader, at: &Node, format: &str, format_at: &Node) -> Result<SchemaId> {
+    fn parse_formatted_schema(
+        &mut self,
+        loader: &mut Loader,
+        at: &Node,
+        format: &str,
+        format_at: &Node,
+    ) -> Result<SchemaId> {
         if is_json_schema_format(format) {
             return self.schemas.parse(loader, at);
         }
@@ -351,13 +368,21 @@ impl Document {
             loader.error(
                 channel_ref,
                 ErrorKind::Invalid,
-                format!("operation `{operation}` refers to a channel that is not listed under this document's `channels`"),
+                format!(
+                    "operation `{operation}` refers to a channel that is not listed under this document's `channels`"
+                ),
             )
         })
     }
 
     /// The indices of the messages `list` names in channel `channel`; all of them when absent.
-    fn operation_messages(&self, loader: &mut Loader, operation: &str, channel: usize, list: Option<Node>) -> Result<Vec<usize>> {
+    fn operation_messages(
+        &self,
+        loader: &mut Loader,
+        operation: &str,
+        channel: usize,
+        list: Option<Node>,
+    ) -> Result<Vec<usize>> {
         let Some(list) = list else {
             return Ok((0..self.channels[channel].messages.len()).collect());
         };
@@ -368,16 +393,17 @@ impl Document {
         let mut messages = Vec::new();
         for i in 0..count {
             let message_node = loader.resolve(&list.index(i))?;
-            let index = self.channels[channel].messages.iter().position(|m| m.node == message_node).ok_or_else(|| {
-                loader.error(
-                    &list.index(i),
-                    ErrorKind::Invalid,
-                    format!(
-                        "operation `{operation}` lists a message that is not a message of channel `{}`",
-                        self.channels[channel].id
-                    ),
-                )
-            })?;
+            let index =
+                self.channels[channel].messages.iter().position(|m| m.node == message_node).ok_or_else(|| {
+                    loader.error(
+                        &list.index(i),
+                        ErrorKind::Invalid,
+                        format!(
+                            "operation `{operation}` lists a message that is not a message of channel `{}`",
+                            self.channels[channel].id
+                        ),
+                    )
+                })?;
             if !messages.contains(&index) {
                 messages.push(index);
             }
@@ -467,7 +493,10 @@ fn object_keys(loader: &mut Loader, node: &Node) -> Result<Vec<String>> {
     let Some((last, parent)) = parent_tokens.split_last() else {
         return Ok(Vec::new());
     };
-    let parent = Node { file: node.file, pointer: parent.iter().map(|t| format!("/{}", crate::load::escape_token(t))).collect() };
+    let parent = Node {
+        file: node.file,
+        pointer: parent.iter().map(|t| format!("/{}", crate::load::escape_token(t))).collect(),
+    };
     match loader.get(&parent)? {
         Value::Object(map) if map.contains_key(last) => {}
         _ => return Ok(Vec::new()),
@@ -476,7 +505,9 @@ fn object_keys(loader: &mut Loader, node: &Node) -> Result<Vec<String>> {
     match loader.get(&resolved)? {
         Value::Object(map) => Ok(map.keys().cloned().collect()),
         Value::Null => Ok(Vec::new()),
-        other => Err(loader.error(node, ErrorKind::Invalid, format!("expected an object, found {}", schema::kind_of(other)))),
+        other => {
+            Err(loader.error(node, ErrorKind::Invalid, format!("expected an object, found {}", schema::kind_of(other))))
+        }
     }
 }
 
@@ -490,7 +521,11 @@ impl Fields {
     fn of(loader: &Loader, node: &Node, what: &str) -> Result<Fields> {
         match loader.get(node)? {
             Value::Object(_) => Ok(Fields { sources: vec![node.clone()] }),
-            other => Err(loader.error(node, ErrorKind::Invalid, format!("{what} must be an object, not {}", schema::kind_of(other)))),
+            other => Err(loader.error(
+                node,
+                ErrorKind::Invalid,
+                format!("{what} must be an object, not {}", schema::kind_of(other)),
+            )),
         }
     }
 

@@ -184,7 +184,11 @@ impl Schemas {
         }
         if let Some(properties) = map.get("properties") {
             let Value::Object(properties) = properties else {
-                return Err(loader.error(&node.key("properties"), ErrorKind::Invalid, "`properties` must be an object"));
+                return Err(loader.error(
+                    &node.key("properties"),
+                    ErrorKind::Invalid,
+                    "`properties` must be an object",
+                ));
             };
             for name in properties.keys() {
                 let child = self.parse_at(loader, &node.key("properties").key(name), depth + 1)?;
@@ -196,14 +200,20 @@ impl Schemas {
                 Value::Array(items) => {
                     for (i, item) in items.iter().enumerate() {
                         let name = item.as_str().ok_or_else(|| {
-                            loader.error(&node.key("required").index(i), ErrorKind::Invalid, "`required` lists property names (strings)")
+                            loader.error(
+                                &node.key("required").index(i),
+                                ErrorKind::Invalid,
+                                "`required` lists property names (strings)",
+                            )
                         })?;
                         schema.required.push(name.to_owned());
                     }
                 }
                 // `required: true` on a property is a common OpenAPI-2 habit; it says nothing here.
                 Value::Bool(_) => {}
-                _ => return Err(loader.error(&node.key("required"), ErrorKind::Invalid, "`required` must be an array")),
+                _ => {
+                    return Err(loader.error(&node.key("required"), ErrorKind::Invalid, "`required` must be an array"))
+                }
             }
         }
         schema.additional = match map.get("additionalProperties") {
@@ -221,15 +231,25 @@ impl Schemas {
                         schema.tuple_items.push(self.parse_at(loader, &node.key(key).index(i), depth + 1)?);
                     }
                 }
-                Some(_) if key == "items" => schema.items = Some(self.parse_at(loader, &node.key("items"), depth + 1)?),
+                Some(_) if key == "items" => {
+                    schema.items = Some(self.parse_at(loader, &node.key("items"), depth + 1)?)
+                }
                 Some(_) => {
-                    return Err(loader.error(&node.key(key), ErrorKind::Invalid, "`prefixItems` must be an array of schemas"))
+                    return Err(loader.error(
+                        &node.key(key),
+                        ErrorKind::Invalid,
+                        "`prefixItems` must be an array of schemas",
+                    ))
                 }
             }
         }
         if let Some(patterns) = map.get("patternProperties") {
             let Value::Object(patterns) = patterns else {
-                return Err(loader.error(&node.key("patternProperties"), ErrorKind::Invalid, "`patternProperties` must be an object"));
+                return Err(loader.error(
+                    &node.key("patternProperties"),
+                    ErrorKind::Invalid,
+                    "`patternProperties` must be an object",
+                ));
             };
             for pattern in patterns.keys() {
                 let child = self.parse_at(loader, &node.key("patternProperties").key(pattern), depth + 1)?;
@@ -242,10 +262,15 @@ impl Schemas {
             Some(_) => return Err(loader.error(&node.key("enum"), ErrorKind::Invalid, "`enum` must be an array")),
         };
         schema.const_value = map.get("const").cloned();
-        for (key, list) in [("oneOf", &mut schema.one_of), ("anyOf", &mut schema.any_of), ("allOf", &mut schema.all_of)] {
+        for (key, list) in [("oneOf", &mut schema.one_of), ("anyOf", &mut schema.any_of), ("allOf", &mut schema.all_of)]
+        {
             if let Some(value) = map.get(key) {
                 let Value::Array(items) = value else {
-                    return Err(loader.error(&node.key(key), ErrorKind::Invalid, format!("`{key}` must be an array of schemas")));
+                    return Err(loader.error(
+                        &node.key(key),
+                        ErrorKind::Invalid,
+                        format!("`{key}` must be an array of schemas"),
+                    ));
                 };
                 for i in 0..items.len() {
                     list.push(self.parse_at(loader, &node.key(key).index(i), depth + 1)?);

@@ -77,7 +77,11 @@ fn message_list(loader: &mut Loader, message: &Node) -> Result<Vec<Node>> {
     match loader.get(&resolved)?.get("oneOf") {
         None => Ok(vec![message.clone()]),
         Some(Value::Array(items)) => Ok((0..items.len()).map(|i| resolved.key("oneOf").index(i)).collect()),
-        Some(_) => Err(loader.error(&resolved.key("oneOf"), ErrorKind::Invalid, "`message.oneOf` must be an array of messages")),
+        Some(_) => Err(loader.error(
+            &resolved.key("oneOf"),
+            ErrorKind::Invalid,
+            "`message.oneOf` must be an array of messages",
+        )),
     }
 }
 

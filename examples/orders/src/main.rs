@@ -107,7 +107,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     progress
         .order_preparing(
-            orders::OrderPreparing { order_id: order_id.clone(), warehouse: "north-1".to_owned(), estimated_ship_date: None },
+            orders::OrderPreparing {
+                order_id: order_id.clone(),
+                warehouse: "north-1".to_owned(),
+                estimated_ship_date: None,
+            },
             headers("orders"),
         )
         .await?;

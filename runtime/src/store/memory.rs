@@ -44,7 +44,12 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn append_now(&self, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    fn append_now(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         check_batch(stream_id, &events)?;
         let mut inner = self.lock();
         let found: Vec<Option<StoredAt>> = events
@@ -102,7 +107,12 @@ fn to_index(n: u64) -> usize {
 }
 
 impl EventStore for MemoryStore {
-    async fn append(&self, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         self.append_now(stream_id, expected, events)
     }
 

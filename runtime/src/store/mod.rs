@@ -114,7 +114,8 @@ impl NewEvent {
     /// ([`ChannelMessage::correlation_id`]); when neither exists it stays `None`. A fresh event id
     /// is chosen when `options.event_id` is `None`.
     pub fn from_message<M: ChannelMessage>(message: &M, options: SendOptions) -> Result<Self, Error> {
-        let payload = encode_json(message).map_err(|source| Error::Encode { name: message.name().to_owned(), source })?;
+        let payload =
+            encode_json(message).map_err(|source| Error::Encode { name: message.name().to_owned(), source })?;
         let correlation_id = options.correlation_id.or_else(|| message.correlation_id(&options.headers));
         Ok(NewEvent {
             event_id: options.event_id.unwrap_or_else(uuid::Uuid::now_v7),
@@ -308,10 +309,9 @@ impl Filter {
         match self {
             Filter::All => true,
             Filter::StreamPrefix(prefix) => event.stream_id.starts_with(prefix.as_str()),
-            Filter::Channel(channel) => event
-                .stream_id
-                .strip_prefix(channel.as_str())
-                .is_some_and(|rest| rest.starts_with('-')),
+            Filter::Channel(channel) => {
+                event.stream_id.strip_prefix(channel.as_str()).is_some_and(|rest| rest.starts_with('-'))
+            }
         }
     }
 }
@@ -364,7 +364,11 @@ pub trait EventStore: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
 
     /// Up to `limit` events with global position `>= from_position`, in position order.
-    fn read_all(&self, from_position: u64, limit: usize) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
+    fn read_all(
+        &self,
+        from_position: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<RecordedEvent>, Error>> + Send;
 
     /// The current version of `stream_id` (0 when it does not exist).
     fn stream_version(&self, stream_id: &str) -> impl Future<Output = Result<u64, Error>> + Send;
@@ -502,7 +506,11 @@ impl<S: EventStore> StoreSubscription<S> {
 }
 
 /// Reads the whole of `stream_id` from `from_version`, page by page.
-pub async fn read_stream_to_end<S: EventStore>(store: &S, stream_id: &str, from_version: u64) -> Result<Vec<RecordedEvent>, Error> {
+pub async fn read_stream_to_end<S: EventStore>(
+    store: &S,
+    stream_id: &str,
+    from_version: u64,
+) -> Result<Vec<RecordedEvent>, Error> {
     let mut out = Vec::new();
     let mut from = from_version.max(1);
     loop {
@@ -681,7 +689,9 @@ pub async fn open(url: &str) -> Result<AnyStore, Error> {
         "postgres" | "postgresql" => Err(unsupported(
             "this build of eventfold has no PostgreSQL support: enable cargo feature `postgres` of eventfold",
         )),
-        _ => Err(unsupported("unknown scheme; supported: `memory:`, `sqlite:PATH`, `nats://HOST:PORT`, `postgres://...`")),
+        _ => Err(unsupported(
+            "unknown scheme; supported: `memory:`, `sqlite:PATH`, `nats://HOST:PORT`, `postgres://...`",
+        )),
     }
 }
 
@@ -715,7 +725,12 @@ impl AnyStore {
 }
 
 impl EventStore for AnyStore {
-    async fn append(&self, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         dispatch!(self, s => s.append(stream_id, expected, events).await)
     }
 

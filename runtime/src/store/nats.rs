@@ -117,14 +117,23 @@ impl NatsOptions {
             return Err("expected nats://HOST:PORT".to_owned());
         }
         let mut options = NatsOptions::new(server);
-        let number = |key: &str, value: &str| value.parse::<u64>().map_err(|_| format!("{key} must be a number, not `{value}`"));
+        let number =
+            |key: &str, value: &str| value.parse::<u64>().map_err(|_| format!("{key} must be a number, not `{value}`"));
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
             match pair.split_once('=') {
                 Some(("namespace", value)) => options.namespace = value.to_owned(),
-                Some((key @ "dedupe_secs", value)) => options.duplicate_window = Duration::from_secs(number(key, value)?.max(1)),
-                Some((key @ "poll_ms", value)) => options.poll_interval = Duration::from_millis(number(key, value)?.max(1)),
-                Some((key @ "ack_wait_ms", value)) => options.ack_wait = Duration::from_millis(number(key, value)?.max(1)),
-                _ => return Err(format!("unknown option `{pair}`; known: namespace, dedupe_secs, poll_ms, ack_wait_ms")),
+                Some((key @ "dedupe_secs", value)) => {
+                    options.duplicate_window = Duration::from_secs(number(key, value)?.max(1))
+                }
+                Some((key @ "poll_ms", value)) => {
+                    options.poll_interval = Duration::from_millis(number(key, value)?.max(1))
+                }
+                Some((key @ "ack_wait_ms", value)) => {
+                    options.ack_wait = Duration::from_millis(number(key, value)?.max(1))
+                }
+                _ => {
+                    return Err(format!("unknown option `{pair}`; known: namespace, dedupe_secs, poll_ms, ack_wait_ms"))
+                }
             }
         }
         check_namespace(&options.namespace)?;
@@ -156,7 +165,9 @@ impl NatsOptions {
     /// The subject of the entity stream `stream_id`.
     pub fn subject(&self, stream_id: &str) -> String {
         match stream_id.split_once('-') {
-            Some((channel, entity)) => format!("{}.{}.{}", self.namespace, subject_token(channel), subject_token(entity)),
+            Some((channel, entity)) => {
+                format!("{}.{}.{}", self.namespace, subject_token(channel), subject_token(entity))
+            }
             None => format!("{}.{}", self.namespace, subject_token(stream_id)),
         }
     }
@@ -311,11 +322,16 @@ enum Published {
 }
 
 /// Creates (or finds) a JetStream stream.
-async fn ensure_stream(context: &jetstream::Context, config: jetstream::stream::Config) -> Result<jetstream::stream::Stream, Error> {
+async fn ensure_stream(
+    context: &jetstream::Context,
+    config: jetstream::stream::Config,
+) -> Result<jetstream::stream::Stream, Error> {
     let name = config.name.clone();
     match context.get_stream(&name).await {
         Ok(stream) => Ok(stream),
-        Err(_) => context.get_or_create_stream(config).await.map_err(storage(format!("creating JetStream stream {name}"))),
+        Err(_) => {
+            context.get_or_create_stream(config).await.map_err(storage(format!("creating JetStream stream {name}")))
+        }
     }
 }
 
@@ -377,7 +393,8 @@ impl NatsStore {
             ..Default::default()
         };
         let mut stream = ensure_stream(&context, config).await?;
-        let head = stream.info().await.map_err(storage(format!("reading JetStream stream {name}")))?.state.last_sequence;
+        let head =
+            stream.info().await.map_err(storage(format!("reading JetStream stream {name}")))?.state.last_sequence;
         let prefix = options.state_stream_name();
         let state_config = jetstream::stream::Config {
             name: prefix.clone(),
@@ -448,7 +465,8 @@ impl NatsStore {
         let mut headers = HeaderMap::new();
         headers.insert(NATS_MESSAGE_ID, event.event_id.to_string());
         headers.insert(NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, expected_sequence.to_string());
-        headers.insert(MESSAGE_HEADER, ascii_json(&event.message_name).unwrap_or_default().trim_matches('"').to_owned());
+        headers
+            .insert(MESSAGE_HEADER, ascii_json(&event.message_name).unwrap_or_default().trim_matches('"').to_owned());
         headers.insert(META_HEADER, meta);
         let payload = bytes::Bytes::from(event.payload.clone());
         let ack = match self.shared.context.publish_with_headers(subject.to_owned(), headers, payload).await {
@@ -512,7 +530,9 @@ impl NatsStore {
                     });
                 }
                 Err(Error::Storage { source, .. }) => {
-                    return Err(failed(format!("appending to stream {stream_id} at version {next}{}", partial(next)))(source));
+                    return Err(failed(format!("appending to stream {stream_id} at version {next}{}", partial(next)))(
+                        source,
+                    ));
                 }
                 Err(other) => return Err(other),
             }
@@ -522,21 +542,28 @@ impl NatsStore {
 
     /// The batch's first event was stored before, at `position`: checks that the batch was, and
     /// completes it if only a prefix was stored.
-    async fn retried(&self, stream_id: &str, subject: &str, events: &[NewEvent], position: u64) -> Result<AppendResult, Error> {
+    async fn retried(
+        &self,
+        stream_id: &str,
+        subject: &str,
+        events: &[NewEvent],
+        position: u64,
+    ) -> Result<AppendResult, Error> {
         let duplicate = |event: &NewEvent, detail: String| Error::DuplicateEventId {
             stream_id: stream_id.to_owned(),
             event_id: event.event_id,
             detail,
         };
-        let first = self
-            .shared
-            .stream
-            .get_raw_message(position)
-            .await
-            .map_err(storage(format!("reading position {position} for an idempotent retry on stream {stream_id}")))?;
+        let first =
+            self.shared.stream.get_raw_message(position).await.map_err(storage(format!(
+                "reading position {position} for an idempotent retry on stream {stream_id}"
+            )))?;
         let first = to_recorded(&first.subject, position, Some(&first.headers), &first.payload, first.time)?;
         let (Some(head), rest) = (events.first(), events.get(1..).unwrap_or_default()) else {
-            return Err(Error::InvalidAppend { stream_id: stream_id.to_owned(), reason: "the batch is empty".to_owned() });
+            return Err(Error::InvalidAppend {
+                stream_id: stream_id.to_owned(),
+                reason: "the batch is empty".to_owned(),
+            });
         };
         if first.stream_id != stream_id {
             return Err(duplicate(head, format!("in stream {} at version {}", first.stream_id, first.stream_version)));
@@ -545,7 +572,8 @@ impl NatsStore {
         for (index, event) in rest.iter().enumerate() {
             match self.shared.stream.get_first_raw_message_by_subject(subject, sequence + 1).await {
                 Ok(next) => {
-                    let record = to_recorded(&next.subject, next.sequence, Some(&next.headers), &next.payload, next.time)?;
+                    let record =
+                        to_recorded(&next.subject, next.sequence, Some(&next.headers), &next.payload, next.time)?;
                     if record.event_id != event.event_id {
                         return Err(duplicate(
                             event,
@@ -567,9 +595,9 @@ impl NatsStore {
                     break;
                 }
                 Err(error) => {
-                    return Err(storage(format!("reading stream {stream_id} after version {version} for an idempotent retry"))(
-                        error,
-                    ));
+                    return Err(storage(format!(
+                        "reading stream {stream_id} after version {version} for an idempotent retry"
+                    ))(error));
                 }
             }
         }
@@ -582,10 +610,18 @@ impl NatsStore {
         })
     }
 
-    async fn append_events(&self, stream_id: &str, expected: ExpectedVersion, events: &[NewEvent]) -> Result<AppendResult, Error> {
+    async fn append_events(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<AppendResult, Error> {
         let subject = self.shared.options.subject(stream_id);
         let Some(head) = events.first() else {
-            return Err(Error::InvalidAppend { stream_id: stream_id.to_owned(), reason: "the batch is empty".to_owned() });
+            return Err(Error::InvalidAppend {
+                stream_id: stream_id.to_owned(),
+                reason: "the batch is empty".to_owned(),
+            });
         };
         let rest = events.get(1..).unwrap_or_default();
         let mut races = 0;
@@ -659,7 +695,8 @@ impl NatsStore {
             };
             let info = message.info().map_err(failed(what()))?;
             let (position, published) = (info.stream_sequence, info.published);
-            let record = to_recorded(&message.subject, position, message.headers.as_ref(), &message.payload, published)?;
+            let record =
+                to_recorded(&message.subject, position, message.headers.as_ref(), &message.payload, published)?;
             if keep(&record) {
                 out.push(record);
             }
@@ -728,7 +765,12 @@ impl NatsStore {
 }
 
 impl EventStore for NatsStore {
-    async fn append(&self, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         check_batch(stream_id, &events)?;
         let result = self.append_events(stream_id, expected, &events).await?;
         self.shared.notifier.advance(result.last_position);
@@ -819,7 +861,10 @@ impl CheckpointStore for NatsStore {
     }
 
     async fn save_checkpoint(&self, name: &str, position: u64) -> Result<(), Error> {
-        self.shared.state.put(&self.shared.context, "checkpoint", &subject_token(name), position.to_string().into_bytes()).await
+        self.shared
+            .state
+            .put(&self.shared.context, "checkpoint", &subject_token(name), position.to_string().into_bytes())
+            .await
     }
 }
 
@@ -876,7 +921,10 @@ pub struct NatsSubscription<M> {
 
 impl<M> std::fmt::Debug for NatsSubscription<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NatsSubscription").field("name", &self.name).field("pending", &self.pending.len()).finish_non_exhaustive()
+        f.debug_struct("NatsSubscription")
+            .field("name", &self.name)
+            .field("pending", &self.pending.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -950,10 +998,11 @@ impl<M: ChannelMessage> Subscription<M> for NatsSubscription<M> {
                 Ok(info) => (info.stream_sequence, info.published),
                 Err(error) => return Some(Err(failed(format!("durable consumer {}", self.name))(error))),
             };
-            let record = match to_recorded(&message.subject, position, message.headers.as_ref(), &message.payload, published) {
-                Ok(record) => record,
-                Err(error) => return Some(Err(error)),
-            };
+            let record =
+                match to_recorded(&message.subject, position, message.headers.as_ref(), &message.payload, published) {
+                    Ok(record) => record,
+                    Err(error) => return Some(Err(error)),
+                };
             if !super::Filter::Channel(M::CHANNEL.to_owned()).matches(&record) {
                 let _ = message.ack().await;
                 continue;

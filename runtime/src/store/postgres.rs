@@ -377,9 +377,12 @@ async fn init_schema(client: &mut Client, schema: &str) -> Result<(), Error> {
         }
         Some(_) => {}
         None => {
-            tx.execute(&format!("INSERT INTO \"{schema}\".meta (key, value) VALUES ('schema_version', $1)"), &[&SCHEMA_VERSION])
-                .await
-                .map_err(failed(what()))?;
+            tx.execute(
+                &format!("INSERT INTO \"{schema}\".meta (key, value) VALUES ('schema_version', $1)"),
+                &[&SCHEMA_VERSION],
+            )
+            .await
+            .map_err(failed(what()))?;
         }
     }
     tx.commit().await.map_err(failed(what()))
@@ -414,8 +417,8 @@ fn row_to_event(row: &tokio_postgres::Row) -> Result<RecordedEvent, Error> {
 impl PostgresStore {
     /// Opens the store named by a `postgres://` URL (see [`PostgresOptions::from_url`]).
     pub async fn open(url: &str) -> Result<Self, Error> {
-        let options = PostgresOptions::from_url(url)
-            .map_err(|reason| Error::UnsupportedStore { url: url.to_owned(), reason })?;
+        let options =
+            PostgresOptions::from_url(url).map_err(|reason| Error::UnsupportedStore { url: url.to_owned(), reason })?;
         Self::open_with(options).await
     }
 
@@ -454,13 +457,8 @@ impl PostgresStore {
     }
 
     async fn conn(&self) -> Result<Pooled, Error> {
-        let permit = self
-            .shared
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|error| Error::storage(BACKEND, error))?;
+        let permit =
+            self.shared.permits.clone().acquire_owned().await.map_err(|error| Error::storage(BACKEND, error))?;
         let idle = {
             let mut idle = lock(&self.shared.idle);
             loop {
@@ -490,7 +488,8 @@ impl PostgresStore {
             return Ok(());
         }
         *guard = None;
-        let (client, mut connection) = self.shared.options.config.connect(NoTls).await.map_err(failed("connecting the listener"))?;
+        let (client, mut connection) =
+            self.shared.options.config.connect(NoTls).await.map_err(failed("connecting the listener"))?;
         let notifier = self.shared.notifier.clone();
         let task = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
@@ -514,99 +513,114 @@ impl PostgresStore {
         Ok(())
     }
 
-    async fn append_tx(&self, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    async fn append_tx(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         let mut pooled = self.conn().await?;
         let result = append_in(pooled.get()?, stream_id, expected, events).await;
         pooled.check(result)
     }
 }
 
-async fn append_in(conn: &mut Conn, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
-        let what = |step: &str| format!("appending to stream {stream_id} ({step})");
-        let Conn { client, statements, .. } = conn;
-        let tx = client.transaction().await.map_err(failed(what("begin")))?;
-        // One round trip: the lock, then (under it, in pipeline order) the idempotency check and
-        // the stream's version and the head position.
-        let ids: Vec<uuid::Uuid> = events.iter().map(|event| event.event_id).collect();
-        let (_, rows, numbers) = futures_util::future::try_join3(
-            tx.execute(&statements.lock, &[]),
-            tx.query(&statements.find_ids, &[&ids]),
-            tx.query_one(&statements.version_and_head, &[&stream_id]),
-        )
-        .await
-        .map_err(failed(what("lock and checks")))?;
-        let mut stored: HashMap<uuid::Uuid, StoredAt> = HashMap::with_capacity(rows.len());
-        for row in rows {
-            let get = || -> Result<(uuid::Uuid, StoredAt), tokio_postgres::Error> {
-                Ok((
-                    row.try_get(0)?,
-                    StoredAt {
-                        stream_id: row.try_get(1)?,
-                        stream_version: to_u64(row.try_get(2)?),
-                        global_position: to_u64(row.try_get(3)?),
-                    },
-                ))
-            };
-            let (id, at) = get().map_err(failed(what("idempotency check")))?;
-            stored.insert(id, at);
-        }
-        let found: Vec<Option<StoredAt>> = ids.iter().map(|id| stored.remove(id)).collect();
-        if let Some(result) = idempotent_result(stream_id, &events, &found)? {
-            return Ok(result);
-        }
-        let (actual, head): (i64, i64) =
-            (|| Ok((numbers.try_get(0)?, numbers.try_get(1)?)))().map_err(failed(what("version check")))?;
-        let (actual, head) = (to_u64(actual), to_u64(head));
-        if !expected.allows(actual) {
-            return Err(Error::Conflict { stream_id: stream_id.to_owned(), expected, actual });
-        }
+async fn append_in(
+    conn: &mut Conn,
+    stream_id: &str,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+) -> Result<AppendResult, Error> {
+    let what = |step: &str| format!("appending to stream {stream_id} ({step})");
+    let Conn { client, statements, .. } = conn;
+    let tx = client.transaction().await.map_err(failed(what("begin")))?;
+    // One round trip: the lock, then (under it, in pipeline order) the idempotency check and
+    // the stream's version and the head position.
+    let ids: Vec<uuid::Uuid> = events.iter().map(|event| event.event_id).collect();
+    let (_, rows, numbers) = futures_util::future::try_join3(
+        tx.execute(&statements.lock, &[]),
+        tx.query(&statements.find_ids, &[&ids]),
+        tx.query_one(&statements.version_and_head, &[&stream_id]),
+    )
+    .await
+    .map_err(failed(what("lock and checks")))?;
+    let mut stored: HashMap<uuid::Uuid, StoredAt> = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let get = || -> Result<(uuid::Uuid, StoredAt), tokio_postgres::Error> {
+            Ok((
+                row.try_get(0)?,
+                StoredAt {
+                    stream_id: row.try_get(1)?,
+                    stream_version: to_u64(row.try_get(2)?),
+                    global_position: to_u64(row.try_get(3)?),
+                },
+            ))
+        };
+        let (id, at) = get().map_err(failed(what("idempotency check")))?;
+        stored.insert(id, at);
+    }
+    let found: Vec<Option<StoredAt>> = ids.iter().map(|id| stored.remove(id)).collect();
+    if let Some(result) = idempotent_result(stream_id, &events, &found)? {
+        return Ok(result);
+    }
+    let (actual, head): (i64, i64) =
+        (|| Ok((numbers.try_get(0)?, numbers.try_get(1)?)))().map_err(failed(what("version check")))?;
+    let (actual, head) = (to_u64(actual), to_u64(head));
+    if !expected.allows(actual) {
+        return Err(Error::Conflict { stream_id: stream_id.to_owned(), expected, actual });
+    }
 
-        let count = events.len() as u64;
-        let mut positions = Vec::with_capacity(events.len());
-        let mut versions = Vec::with_capacity(events.len());
-        let mut names = Vec::with_capacity(events.len());
-        let mut correlations = Vec::with_capacity(events.len());
-        let mut causations = Vec::with_capacity(events.len());
-        let mut headers = Vec::with_capacity(events.len());
-        let mut payloads = Vec::with_capacity(events.len());
-        for (offset, event) in events.into_iter().enumerate() {
-            let offset = offset as u64 + 1;
-            positions.push(to_i64(head + offset));
-            versions.push(to_i64(actual + offset));
-            headers.push(
-                serde_json::to_string(&event.headers)
-                    .map_err(|source| Error::Encode { name: event.message_name.clone(), source })?,
-            );
-            names.push(event.message_name);
-            correlations.push(event.correlation_id);
-            causations.push(event.causation_id);
-            payloads.push(event.payload);
-        }
-        let now = time::OffsetDateTime::now_utc();
-        let last_position = head + count;
-        let notify = last_position.to_string();
-        // Pipelined: NOTIFY is delivered only if the transaction commits.
-        futures_util::future::try_join(
-            tx.execute(
-                &statements.insert,
-                &[&stream_id, &now, &positions, &versions, &ids, &names, &correlations, &causations, &headers, &payloads],
-            ),
-            tx.execute(&statements.notify, &[&notify]),
-        )
-        .await
-        .map_err(failed(what(&format!("insert at positions {}..={}", head + 1, head + count))))?;
-        tx.commit().await.map_err(failed(what("commit")))?;
-        Ok(AppendResult {
-            stream_id: stream_id.to_owned(),
-            first_version: actual + 1,
-            version: actual + count,
-            first_position: head + 1,
-            last_position,
-        })
+    let count = events.len() as u64;
+    let mut positions = Vec::with_capacity(events.len());
+    let mut versions = Vec::with_capacity(events.len());
+    let mut names = Vec::with_capacity(events.len());
+    let mut correlations = Vec::with_capacity(events.len());
+    let mut causations = Vec::with_capacity(events.len());
+    let mut headers = Vec::with_capacity(events.len());
+    let mut payloads = Vec::with_capacity(events.len());
+    for (offset, event) in events.into_iter().enumerate() {
+        let offset = offset as u64 + 1;
+        positions.push(to_i64(head + offset));
+        versions.push(to_i64(actual + offset));
+        headers.push(
+            serde_json::to_string(&event.headers)
+                .map_err(|source| Error::Encode { name: event.message_name.clone(), source })?,
+        );
+        names.push(event.message_name);
+        correlations.push(event.correlation_id);
+        causations.push(event.causation_id);
+        payloads.push(event.payload);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    let last_position = head + count;
+    let notify = last_position.to_string();
+    // Pipelined: NOTIFY is delivered only if the transaction commits.
+    futures_util::future::try_join(
+        tx.execute(
+            &statements.insert,
+            &[&stream_id, &now, &positions, &versions, &ids, &names, &correlations, &causations, &headers, &payloads],
+        ),
+        tx.execute(&statements.notify, &[&notify]),
+    )
+    .await
+    .map_err(failed(what(&format!("insert at positions {}..={}", head + 1, head + count))))?;
+    tx.commit().await.map_err(failed(what("commit")))?;
+    Ok(AppendResult {
+        stream_id: stream_id.to_owned(),
+        first_version: actual + 1,
+        version: actual + count,
+        first_position: head + 1,
+        last_position,
+    })
 }
 
 impl EventStore for PostgresStore {
-    async fn append(&self, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         check_batch(stream_id, &events)?;
         let result = self.append_tx(stream_id, expected, events).await?;
         self.shared.notifier.advance(result.last_position);
@@ -716,8 +730,9 @@ impl SnapshotStore for PostgresStore {
             .await
             .map_err(conn.failed(format!("loading snapshot {state_name} of stream {stream_id}")))?;
         let Some(row) = row else { return Ok(None) };
-        let (schema_version, stream_version, state): (i64, i64, Vec<u8>) = (|| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))()
-            .map_err(conn.failed(format!("loading snapshot {state_name} of stream {stream_id}")))?;
+        let (schema_version, stream_version, state): (i64, i64, Vec<u8>) =
+            (|| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))()
+                .map_err(conn.failed(format!("loading snapshot {state_name} of stream {stream_id}")))?;
         // A snapshot with numbers out of range is as good as none: it is only a cache.
         Ok((|| {
             Some(StoredSnapshot {

@@ -192,9 +192,7 @@ fn lock(mutex: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
 fn configure(conn: &Connection, options: &SqliteOptions) -> Result<(), Error> {
     conn.busy_timeout(options.busy_timeout).map_err(sql)?;
     if options.path.is_some() {
-        let mode: String = conn
-            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
-            .map_err(sql)?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0)).map_err(sql)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::storage(BACKEND, format!("cannot switch the database to WAL mode (got `{mode}`)")));
         }
@@ -232,18 +230,16 @@ fn init_schema(conn: &mut Connection) -> Result<(), Error> {
 }
 
 fn head(conn: &Connection) -> Result<u64, Error> {
-    let head: i64 = conn
-        .query_row("SELECT COALESCE(MAX(global_position), 0) FROM events", [], |row| row.get(0))
-        .map_err(sql)?;
+    let head: i64 =
+        conn.query_row("SELECT COALESCE(MAX(global_position), 0) FROM events", [], |row| row.get(0)).map_err(sql)?;
     Ok(u64::try_from(head).unwrap_or(0))
 }
 
 /// A string column of a row, borrowed (no copy) from the row.
 fn text<'r>(row: &'r rusqlite::Row<'_>, index: usize) -> Result<&'r str, Error> {
-    row.get_ref(index)
-        .map_err(sql)?
-        .as_str()
-        .map_err(|error| sql(rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error))))
+    row.get_ref(index).map_err(sql)?.as_str().map_err(|error| {
+        sql(rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(error)))
+    })
 }
 
 /// A row of `events` (in `SELECT_EVENT`'s column order), checked. The event id and the headers
@@ -255,9 +251,11 @@ fn read_event(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, Error> {
     let raw_version: i64 = row.get(2).map_err(sql)?;
     let stream_version = u64::try_from(raw_version).unwrap_or(0);
     let corrupt = |reason: String| Error::Corrupt { stream_id: stream_id.clone(), stream_version, reason };
-    let global_position = u64::try_from(raw_position).map_err(|_| corrupt(format!("negative position {raw_position}")))?;
+    let global_position =
+        u64::try_from(raw_position).map_err(|_| corrupt(format!("negative position {raw_position}")))?;
     let event_id = text(row, 3)?;
-    let event_id = uuid::Uuid::parse_str(event_id).map_err(|error| corrupt(format!("event id `{event_id}`: {error}")))?;
+    let event_id =
+        uuid::Uuid::parse_str(event_id).map_err(|error| corrupt(format!("event id `{event_id}`: {error}")))?;
     let message_name: String = row.get(4).map_err(sql)?;
     let recorded_at: i64 = row.get(5).map_err(sql)?;
     let timestamp = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(recorded_at))
@@ -266,7 +264,9 @@ fn read_event(row: &rusqlite::Row<'_>) -> Result<RecordedEvent, Error> {
     let causation_id: Option<String> = row.get(7).map_err(sql)?;
     let headers = match text(row, 8)? {
         "{}" => Headers::new(),
-        headers => serde_json::from_str(headers).map_err(|error| corrupt(format!("headers are not a JSON object: {error}")))?,
+        headers => {
+            serde_json::from_str(headers).map_err(|error| corrupt(format!("headers are not a JSON object: {error}")))?
+        }
     };
     let payload: Vec<u8> = row.get(9).map_err(sql)?;
     Ok(RecordedEvent {
@@ -328,7 +328,9 @@ fn append_tx(
         return Ok(result);
     }
     let actual: i64 = tx
-        .query_row("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1", [stream_id], |row| row.get(0))
+        .query_row("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1", [stream_id], |row| {
+            row.get(0)
+        })
         .map_err(sql)?;
     let actual = u64::try_from(actual).unwrap_or(0);
     if !expected.allows(actual) {
@@ -439,7 +441,12 @@ impl SqliteStore {
 }
 
 impl EventStore for SqliteStore {
-    async fn append(&self, stream_id: &str, expected: ExpectedVersion, events: Vec<NewEvent>) -> Result<AppendResult, Error> {
+    async fn append(
+        &self,
+        stream_id: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendResult, Error> {
         check_batch(stream_id, &events)?;
         let stream_id = stream_id.to_owned();
         let result = self.write(move |conn| append_tx(conn, &stream_id, expected, events)).await?;
@@ -453,7 +460,9 @@ impl EventStore for SqliteStore {
         self.read(move |conn| {
             query_events(
                 conn,
-                &format!("{SELECT_EVENT} WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"),
+                &format!(
+                    "{SELECT_EVENT} WHERE stream_id = ?1 AND stream_version >= ?2 ORDER BY stream_version LIMIT ?3"
+                ),
                 rusqlite::params![stream_id, from, to_i64(limit as u64)],
                 limit,
             )
@@ -478,9 +487,11 @@ impl EventStore for SqliteStore {
         let stream_id = stream_id.to_owned();
         self.read(move |conn| {
             let version: i64 = conn
-                .query_row("SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1", [stream_id], |row| {
-                    row.get(0)
-                })
+                .query_row(
+                    "SELECT COALESCE(MAX(stream_version), 0) FROM events WHERE stream_id = ?1",
+                    [stream_id],
+                    |row| row.get(0),
+                )
                 .map_err(sql)?;
             Ok(u64::try_from(version).unwrap_or(0))
         })

@@ -19,13 +19,22 @@ use crate::transport::{Receipt, Requester, SendOptions, Sink, Subscription};
 /// with neither is its own entity: its event id becomes its correlation id. The append expects
 /// [`ExpectedVersion::Any`]; re-sending with the same `options.event_id` stores the message once
 /// and returns the first receipt.
-pub async fn send_to_store<S: EventStore, M: ChannelMessage>(store: &S, message: M, options: SendOptions) -> Result<Receipt, Error> {
+pub async fn send_to_store<S: EventStore, M: ChannelMessage>(
+    store: &S,
+    message: M,
+    options: SendOptions,
+) -> Result<Receipt, Error> {
     let mut event = NewEvent::from_message(&message, options)?;
     let event_id = event.event_id;
     let correlation_id = event.correlation_id.get_or_insert_with(|| event_id.to_string()).clone();
     let stream_id = stream_id_for::<M>(&correlation_id);
     let result = store.append(&stream_id, ExpectedVersion::Any, vec![event]).await?;
-    Ok(Receipt { stream_id: result.stream_id, stream_version: result.version, global_position: result.last_position, event_id })
+    Ok(Receipt {
+        stream_id: result.stream_id,
+        stream_version: result.version,
+        global_position: result.last_position,
+        event_id,
+    })
 }
 
 /// Appends `message` to `store` and waits for the first message of channel `R` appended after

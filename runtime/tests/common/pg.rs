@@ -27,7 +27,12 @@ pub fn unique_schema() -> String {
 /// A plain client onto the test server (for checks the store does not offer).
 pub async fn client() -> eventfold::store::postgres::tokio_postgres::Client {
     let url = url();
-    let (client, connection) = match eventfold::store::postgres::tokio_postgres::connect(&url, eventfold::store::postgres::tokio_postgres::NoTls).await {
+    let (client, connection) = match eventfold::store::postgres::tokio_postgres::connect(
+        &url,
+        eventfold::store::postgres::tokio_postgres::NoTls,
+    )
+    .await
+    {
         Ok(pair) => pair,
         Err(error) => panic!("cannot connect to the PostgreSQL server at EVENTFOLD_PG_URL={url}: {error}"),
     };
@@ -51,7 +56,10 @@ pub fn block_on_side<F: Future<Output = ()> + Send + 'static>(work: F) {
 pub fn drop_schema(schema: String) {
     let url = url();
     block_on_side(async move {
-        if let Ok((client, connection)) = eventfold::store::postgres::tokio_postgres::connect(&url, eventfold::store::postgres::tokio_postgres::NoTls).await {
+        if let Ok((client, connection)) =
+            eventfold::store::postgres::tokio_postgres::connect(&url, eventfold::store::postgres::tokio_postgres::NoTls)
+                .await
+        {
             tokio::spawn(async move {
                 let _ = connection.await;
             });
