@@ -434,7 +434,7 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
         let wire = &f.wire;
         let field = ident(&f.name);
         if !f.required && matches!(f.ty, TypeRef::Option(_)) {
-            quote! { if let ::core::option::Option::Some(value) = &self.#field { map.serialize_entry(#wire, value)?; } }
+            quote! { ::eventfold::codegen::wire::serialize_if_some(&mut map, #wire, &self.#field)?; }
         } else {
             quote! { map.serialize_entry(#wire, &self.#field)?; }
         }
@@ -464,8 +464,10 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
                 -> ::core::result::Result<(), D::Error> { #body }
         }
     });
+    // Deserialize only: the rename is all it needs (a missing `Option` is `None` by itself).
     let wire_fields = def.fields.iter().map(|f| {
-        let attrs = field_attrs(f);
+        let wire = &f.wire;
+        let attrs = (f.wire != f.name).then(|| quote! { #[serde(rename = #wire)] });
         let field = ident(&f.name);
         let ty = type_tokens(types, &f.ty);
         quote! { #attrs #field: #ty, }

@@ -31,6 +31,20 @@ pub fn expect_value<'de, D: Deserializer<'de>>(deserializer: D, expected: &str) 
     }
 }
 
+/// Writes the entry `key: value` when `value` is `Some`: what generated serializers do for an
+/// optional property.
+#[inline]
+pub fn serialize_if_some<M: serde::ser::SerializeMap, T: serde::Serialize>(
+    map: &mut M,
+    key: &'static str,
+    value: &Option<T>,
+) -> Result<(), M::Error> {
+    match value {
+        Some(value) => map.serialize_entry(key, value),
+        None => Ok(()),
+    }
+}
+
 /// Serializes the JSON text `value` (a non-string `const`) as the value it denotes.
 pub fn const_value(value: &'static str) -> serde_json::Value {
     // The generator only emits JSON it has parsed itself, so this cannot fail; a failure would

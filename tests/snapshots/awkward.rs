@@ -128,9 +128,11 @@ pub mod user_events {
             let mut map = serializer.serialize_map(::core::option::Option::None)?;
             map.serialize_entry("kind", "UserCreated")?;
             map.serialize_entry("user", &self.user)?;
-            if let ::core::option::Option::Some(value) = &self.option {
-                map.serialize_entry("Option", value)?;
-            }
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "Option",
+                &self.option,
+            )?;
             map.end()
         }
     }
@@ -145,10 +147,6 @@ pub mod user_events {
                 _const_kind: (),
                 user: User,
                 #[serde(rename = "Option")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 option: ::core::option::Option<Option>,
             }
             fn check_kind<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -213,52 +211,70 @@ pub mod user_events {
             let mut map = serializer.serialize_map(::core::option::Option::None)?;
             map.serialize_entry("kind", "type")?;
             map.serialize_entry("type", &self.type_)?;
-            if let ::core::option::Option::Some(value) = &self.self_ {
-                map.serialize_entry("self", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.self_2 {
-                map.serialize_entry("Self", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.crate_ {
-                map.serialize_entry("crate", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.async_ {
-                map.serialize_entry("async", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self._1st {
-                map.serialize_entry("1st", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.field {
-                map.serialize_entry("", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.gr_e {
-                map.serialize_entry("größe", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.order_id {
-                map.serialize_entry("order-id", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.order_id_2 {
-                map.serialize_entry("orderId", value)?;
-            }
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "self",
+                &self.self_,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "Self",
+                &self.self_2,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "crate",
+                &self.crate_,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "async",
+                &self.async_,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(&mut map, "1st", &self._1st)?;
+            ::eventfold::codegen::wire::serialize_if_some(&mut map, "", &self.field)?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "größe",
+                &self.gr_e,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "order-id",
+                &self.order_id,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "orderId",
+                &self.order_id_2,
+            )?;
             map.serialize_entry("status", &self.status)?;
-            if let ::core::option::Option::Some(value) = &self.nested {
-                map.serialize_entry("nested", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.tags {
-                map.serialize_entry("tags", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.maybe {
-                map.serialize_entry("maybe", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.nullable_int {
-                map.serialize_entry("nullableInt", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.anything {
-                map.serialize_entry("anything", value)?;
-            }
-            if let ::core::option::Option::Some(value) = &self.message {
-                map.serialize_entry("Message", value)?;
-            }
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "nested",
+                &self.nested,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(&mut map, "tags", &self.tags)?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "maybe",
+                &self.maybe,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "nullableInt",
+                &self.nullable_int,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "anything",
+                &self.anything,
+            )?;
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "Message",
+                &self.message,
+            )?;
             map.end()
         }
     }
@@ -274,98 +290,38 @@ pub mod user_events {
                 #[serde(rename = "type")]
                 type_: ::std::string::String,
                 #[serde(rename = "self")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 self_: ::core::option::Option<bool>,
                 #[serde(rename = "Self")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 self_2: ::core::option::Option<bool>,
                 #[serde(rename = "crate")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 crate_: ::core::option::Option<i32>,
                 #[serde(rename = "async")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 async_: ::core::option::Option<::std::string::String>,
                 #[serde(rename = "1st")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 _1st: ::core::option::Option<i64>,
                 #[serde(rename = "")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 field: ::core::option::Option<::std::string::String>,
                 #[serde(rename = "größe")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 gr_e: ::core::option::Option<f64>,
                 #[serde(rename = "order-id")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 order_id: ::core::option::Option<::std::string::String>,
                 #[serde(rename = "orderId")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 order_id_2: ::core::option::Option<::std::string::String>,
                 status: TypeStatus,
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 nested: ::core::option::Option<TypeNested>,
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 tags: ::core::option::Option<
                     ::std::collections::BTreeMap<
                         ::std::string::String,
                         ::std::string::String,
                     >,
                 >,
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 maybe: ::core::option::Option<::std::string::String>,
                 #[serde(rename = "nullableInt")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 nullable_int: ::core::option::Option<i64>,
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 anything: ::core::option::Option<
                     ::eventfold::codegen::serde_json::Value,
                 >,
                 #[serde(rename = "Message")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 message: ::core::option::Option<Message2>,
             }
             fn check_kind<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(

@@ -41,9 +41,7 @@ pub mod event_source_orders {
             map.serialize_entry("customerId", &self.customer_id)?;
             map.serialize_entry("items", &self.items)?;
             map.serialize_entry("placedAt", &self.placed_at)?;
-            if let ::core::option::Option::Some(value) = &self.note {
-                map.serialize_entry("note", value)?;
-            }
+            ::eventfold::codegen::wire::serialize_if_some(&mut map, "note", &self.note)?;
             map.end()
         }
     }
@@ -63,10 +61,6 @@ pub mod event_source_orders {
                 items: ::std::vec::Vec<OrderNewItemsItem>,
                 #[serde(rename = "placedAt")]
                 placed_at: ::eventfold::codegen::Timestamp,
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 note: ::core::option::Option<::std::string::String>,
             }
             fn check_event_type<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -275,9 +269,11 @@ pub mod event_source_orders {
             map.serialize_entry("eventType", "OrderPreparing")?;
             map.serialize_entry("orderId", &self.order_id)?;
             map.serialize_entry("warehouse", &self.warehouse)?;
-            if let ::core::option::Option::Some(value) = &self.estimated_ship_date {
-                map.serialize_entry("estimatedShipDate", value)?;
-            }
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "estimatedShipDate",
+                &self.estimated_ship_date,
+            )?;
             map.end()
         }
     }
@@ -294,10 +290,6 @@ pub mod event_source_orders {
                 order_id: OrderId,
                 warehouse: ::std::string::String,
                 #[serde(rename = "estimatedShipDate")]
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 estimated_ship_date: ::core::option::Option<::eventfold::codegen::Date>,
             }
             fn check_event_type<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(

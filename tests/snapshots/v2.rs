@@ -90,9 +90,11 @@ pub mod orders_order_id {
             let mut map = serializer.serialize_map(::core::option::Option::None)?;
             map.serialize_entry("type", "cancelled")?;
             map.serialize_entry("orderId", &self.order_id)?;
-            if let ::core::option::Option::Some(value) = &self.reason {
-                map.serialize_entry("reason", value)?;
-            }
+            ::eventfold::codegen::wire::serialize_if_some(
+                &mut map,
+                "reason",
+                &self.reason,
+            )?;
             map.end()
         }
     }
@@ -107,10 +109,6 @@ pub mod orders_order_id {
                 _const_type: (),
                 #[serde(rename = "orderId")]
                 order_id: ::std::string::String,
-                #[serde(
-                    default,
-                    skip_serializing_if = "::core::option::Option::is_none"
-                )]
                 reason: ::core::option::Option<::std::string::String>,
             }
             fn check_type<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
