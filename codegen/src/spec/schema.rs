@@ -88,7 +88,6 @@ pub struct Schema {
     /// `discriminator`: a property name (AsyncAPI 2.x / 3.x) or an OpenAPI discriminator object.
     pub discriminator: Option<String>,
     pub default: Option<Value>,
-    pub examples: Vec<Value>,
 }
 
 /// Deepest nesting of schemas (through properties, items, `$ref`s, ...) that is followed.
@@ -148,7 +147,7 @@ impl Schemas {
                 schema.never = true;
                 return Ok(schema);
             }
-            Value::Object(map) => map.clone(),
+            Value::Object(map) => shallow(map),
             other => {
                 return Err(loader.error(
                     node,
@@ -283,12 +282,6 @@ impl Schemas {
             _ => None,
         };
         schema.default = map.get("default").cloned();
-        if let Some(Value::Array(examples)) = map.get("examples") {
-            schema.examples = examples.clone();
-        }
-        if let Some(example) = map.get("example") {
-            schema.examples.push(example.clone());
-        }
         Ok(schema)
     }
 }
@@ -317,7 +310,6 @@ impl Schema {
             all_of: Vec::new(),
             discriminator: None,
             default: None,
-            examples: Vec::new(),
         }
     }
 
@@ -331,6 +323,41 @@ impl Schema {
             _ => None,
         }
     }
+}
+
+/// The keywords of a schema object without the subschemas inside them, which are read from
+/// their own nodes: only their shape is kept (the keys of `properties`, the length of `oneOf`),
+/// so that reading a schema does not copy everything nested in it.
+fn shallow(map: &serde_json::Map<String, Value>) -> serde_json::Map<String, Value> {
+    let skeleton = |value: &Value| match value {
+        Value::Object(object) if !object.is_empty() => {
+            Value::Object(object.keys().map(|k| (k.clone(), Value::Null)).collect())
+        }
+        Value::Array(items) => Value::Array(vec![Value::Null; items.len()]),
+        other => other.clone(),
+    };
+    map.iter()
+        .map(|(key, value)| {
+            let value = match key.as_str() {
+                "properties"
+                | "patternProperties"
+                | "oneOf"
+                | "anyOf"
+                | "allOf"
+                | "prefixItems"
+                | "items"
+                | "additionalProperties"
+                | "not"
+                | "definitions"
+                | "$defs"
+                | "if"
+                | "then"
+                | "else" => skeleton(value),
+                _ => value.clone(),
+            };
+            (key.clone(), value)
+        })
+        .collect()
 }
 
 /// The component name of a schema that lives in a table of named schemas.
