@@ -464,6 +464,22 @@ fn generate_to_stdout() {
 }
 
 #[test]
+fn formats_as_strings_changes_generate_and_check() {
+    let typed = eventfold(&["generate", EVENT_SOURCE]);
+    let strings = eventfold(&["generate", "--formats-as-strings", EVENT_SOURCE]);
+    assert_eq!((typed.code, strings.code), (0, 0), "{}{}", typed.stderr, strings.stderr);
+    assert!(typed.stdout.contains("pub placed_at: ::eventfold::codegen::Timestamp,"));
+    assert!(strings.stdout.contains("pub placed_at: ::std::string::String,"));
+    // `check` compares against the output of the same options.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("orders.rs");
+    std::fs::write(&file, &strings.stdout).expect("write");
+    let file = file.to_str().expect("utf-8 path");
+    assert_eq!(eventfold(&["check", "--formats-as-strings", EVENT_SOURCE, file]).code, 0);
+    assert_eq!(eventfold(&["check", EVENT_SOURCE, file]).code, 1, "without the option the file is stale");
+}
+
+#[test]
 fn generate_to_file_writes_only_when_changed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("nested").join("orders.rs");
