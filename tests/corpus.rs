@@ -26,7 +26,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use eventfold_codegen::{ErrorKind, Example};
-use support::{toml_path, workspace, Project};
+use support::{workspace, Project};
 
 /// One row of the manifest's per-file table.
 #[derive(Debug, Clone)]
@@ -195,19 +195,7 @@ fn write_crate(project_dir: &Path, docs: &[(usize, &str, Vec<&Example>)]) {
         }
     }
     main.push_str("}\n");
-    fs::write(src.join("lib.rs"), lib).unwrap();
-    fs::write(src.join("check.rs"), support::ROUND_TRIP_RS).unwrap();
-    fs::write(src.join("main.rs"), main).unwrap();
-    fs::write(
-        project_dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"corpus-check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\neventfold = {{ path = {}, default-features = false }}\n\n[workspace]\n",
-            toml_path(&workspace().join("runtime"))
-        ),
-    )
-    .unwrap();
-    fs::copy(workspace().join("Cargo.lock"), project_dir.join("Cargo.lock")).unwrap();
+    support::write_round_trip_crate(project_dir, "corpus-check", &lib, &main);
 }
 
 /// The document indices whose modules the compiler complained about.

@@ -24,7 +24,7 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Map, Value};
-use support::{toml_path, workspace, Project};
+use support::{workspace, Project};
 
 /// A schema the test knows how to write and how to make instances of.
 #[derive(Debug, Clone)]
@@ -694,19 +694,7 @@ fn random_valid_schemas_generate_code_that_compiles_and_round_trips() {
         failures.join("\n\n")
     );
     main.push_str("}\n");
-    fs::write(src.join("lib.rs"), lib).unwrap();
-    fs::write(src.join("check.rs"), support::ROUND_TRIP_RS).unwrap();
-    fs::write(src.join("main.rs"), main).unwrap();
-    fs::write(
-        project_dir.join("Cargo.toml"),
-        format!(
-            "[package]\nname = \"schema-check\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
-             [dependencies]\neventfold = {{ path = {}, default-features = false }}\n\n[workspace]\n",
-            toml_path(&workspace().join("runtime"))
-        ),
-    )
-    .unwrap();
-    fs::copy(workspace().join("Cargo.lock"), project_dir.join("Cargo.lock")).unwrap();
+    support::write_round_trip_crate(&project_dir, "schema-check", &lib, &main);
 
     let project = Project::new(dir, workspace().join("target/schema-properties"));
     let clippy = project.run(&["clippy", "--offline", "--all-targets", "--", "-D", "warnings"]);

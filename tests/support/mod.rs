@@ -158,3 +158,24 @@ pub fn parse_round_trip(line: &str) -> Option<(&str, &str, Option<&str>)> {
         _ => None,
     }
 }
+
+/// Writes a scratch crate `name` into `dir`: `src/lib.rs`, `src/main.rs`, the round-trip checker
+/// as `src/check.rs`, and a manifest depending only on the workspace's `eventfold` (no default
+/// features), with the workspace's `Cargo.lock` so that nothing is resolved anew.
+pub fn write_round_trip_crate(dir: &Path, name: &str, lib: &str, main: &str) {
+    let src = dir.join("src");
+    fs::create_dir_all(&src).unwrap();
+    fs::write(src.join("lib.rs"), lib).unwrap();
+    fs::write(src.join("check.rs"), ROUND_TRIP_RS).unwrap();
+    fs::write(src.join("main.rs"), main).unwrap();
+    fs::write(
+        dir.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+             [dependencies]\neventfold = {{ path = {}, default-features = false }}\n\n[workspace]\n",
+            toml_path(&workspace().join("runtime"))
+        ),
+    )
+    .unwrap();
+    fs::copy(workspace().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+}

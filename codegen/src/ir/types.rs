@@ -591,31 +591,18 @@ impl TypeSpace {
             (TypeRef::Prim(Prim::F32 | Prim::F64), Value::Number(n)) => {
                 DefaultValue::Float(n.as_f64().ok_or_else(misfit)?)
             }
-            (TypeRef::Prim(prim @ (Prim::I8 | Prim::I16 | Prim::I32 | Prim::I64)), Value::Number(n)) => {
-                let v = n.as_i64().ok_or_else(misfit)?;
-                let fits = match prim {
-                    Prim::I8 => i8::try_from(v).is_ok(),
-                    Prim::I16 => i16::try_from(v).is_ok(),
-                    Prim::I32 => i32::try_from(v).is_ok(),
-                    _ => true,
-                };
-                if !fits {
+            (TypeRef::Prim(prim), Value::Number(n)) if integer_range(*prim).is_some() => {
+                let (min, max) = integer_range(*prim).ok_or_else(misfit)?;
+                let v = n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from)).ok_or_else(misfit)?;
+                if v < min || v > max {
                     return Err(misfit());
                 }
-                DefaultValue::Int(v)
-            }
-            (TypeRef::Prim(prim @ (Prim::U8 | Prim::U16 | Prim::U32 | Prim::U64)), Value::Number(n)) => {
-                let v = n.as_u64().ok_or_else(misfit)?;
-                let fits = match prim {
-                    Prim::U8 => u8::try_from(v).is_ok(),
-                    Prim::U16 => u16::try_from(v).is_ok(),
-                    Prim::U32 => u32::try_from(v).is_ok(),
-                    _ => true,
-                };
-                if !fits {
-                    return Err(misfit());
+                // In range, so neither conversion can fail.
+                match (i64::try_from(v), u64::try_from(v), min < 0) {
+                    (Ok(v), _, true) => DefaultValue::Int(v),
+                    (_, Ok(v), false) => DefaultValue::UInt(v),
+                    _ => return Err(misfit()),
                 }
-                DefaultValue::UInt(v)
             }
             (TypeRef::Named(id), Value::String(s)) if matches!(named(id).kind, TypeKind::Enum(_)) => {
                 let TypeKind::Enum(variants) = &named(id).kind else { return Ok(None) };
@@ -817,6 +804,21 @@ fn value_type(value: &Value) -> JsonType {
         Value::Array(_) => JsonType::Array,
         Value::Object(_) => JsonType::Object,
     }
+}
+
+/// The values an integer primitive holds, `None` for other primitives.
+fn integer_range(prim: Prim) -> Option<(i128, i128)> {
+    Some(match prim {
+        Prim::I8 => (i8::MIN.into(), i8::MAX.into()),
+        Prim::I16 => (i16::MIN.into(), i16::MAX.into()),
+        Prim::I32 => (i32::MIN.into(), i32::MAX.into()),
+        Prim::I64 => (i64::MIN.into(), i64::MAX.into()),
+        Prim::U8 => (0, u8::MAX.into()),
+        Prim::U16 => (0, u16::MAX.into()),
+        Prim::U32 => (0, u32::MAX.into()),
+        Prim::U64 => (0, u64::MAX.into()),
+        _ => return None,
+    })
 }
 
 fn integer_type(schema: &Schema) -> Prim {
