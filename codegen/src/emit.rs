@@ -205,7 +205,7 @@ fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
     match &def.kind {
         TypeKind::Struct(s) => {
             let body = if s.consts.is_empty() {
-                derived_struct(types, &name, &docs, s)
+                struct_declaration(types, &name, &docs, s, StructSerde::Both)
             } else {
                 const_struct(types, &name, &docs, s)
             };
@@ -256,22 +256,16 @@ fn type_def(types: &TypeSpace, def: &TypeDef) -> TokenStream {
             let tags: Vec<&str> = variants.iter().map(|v| v.tag.as_deref().unwrap_or_default()).collect();
             let wire_doc = format!(" Its `{tag}` property tells the alternatives apart.");
             let impls = tagged_impls(&name, tag, &tags, &names, &tys);
+            // Serialized untagged: each alternative writes its own tag.
+            let serialize = serde_derives(true, false);
             quote! {
                 #docs
                 #[doc = ""]
                 #[doc = #wire_doc]
-                #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+                #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serialize)]
+                #[serde(crate = #SERDE_CRATE, untagged)]
                 pub enum #name {
                     #( #names(#tys), )*
-                }
-                impl ::eventfold::codegen::serde::Serialize for #name {
-                    fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
-                        -> ::core::result::Result<S::Ok, S::Error>
-                    {
-                        match self {
-                            #( Self::#names(value) => ::eventfold::codegen::serde::Serialize::serialize(value, serializer), )*
-                        }
-                    }
                 }
                 #impls
             }
@@ -359,20 +353,43 @@ fn number_literal(ty: &TypeRef, value: &DefaultValue) -> TokenStream {
     quote! { #literal }
 }
 
-/// The `#[serde]` attributes of a field as serde's derive sees it.
-fn field_attrs(field: &Field) -> TokenStream {
+/// What serde derives on a struct declaration, and with which container attributes.
+enum StructSerde<'a> {
+    /// `Serialize` and `Deserialize`.
+    Both,
+    /// `Serialize` only, writing the constant `tag: value` first (serde's struct tag); the
+    /// deserializer is written out.
+    SerializeTagged { tag: &'a str, value: &'a str },
+    /// Neither: both impls are written out.
+    Neither,
+}
+
+/// The `#[serde]` attributes of a field as serde's derive sees it (`default` only matters when
+/// deserializing).
+fn field_attrs(field: &Field, deserialize: bool) -> TokenStream {
     let rename = (field.wire != field.name).then(|| {
         let wire = &field.wire;
         quote! { #[serde(rename = #wire)] }
     });
-    let optional = (!field.required && matches!(field.ty, TypeRef::Option(_)))
-        .then(|| quote! { #[serde(default, skip_serializing_if = "::core::option::Option::is_none")] });
+    let optional = (!field.required && matches!(field.ty, TypeRef::Option(_))).then(|| {
+        let default = deserialize.then(|| quote! { default, });
+        quote! { #[serde(#default skip_serializing_if = "::core::option::Option::is_none")] }
+    });
     quote! { #rename #optional }
 }
 
-fn derived_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &StructDef) -> TokenStream {
+/// A struct declaration: its documented public fields and serde's derives as `serde` says.
+fn struct_declaration(
+    types: &TypeSpace,
+    name: &Ident,
+    docs: &TokenStream,
+    def: &StructDef,
+    serde: StructSerde,
+) -> TokenStream {
+    let derived = !matches!(serde, StructSerde::Neither);
+    let deserialize = matches!(serde, StructSerde::Both);
     let fields = def.fields.iter().map(|f| {
-        let attrs = field_attrs(f);
+        let attrs = derived.then(|| field_attrs(f, deserialize));
         let field_doc = doc(f.doc.as_deref());
         let field_name = ident(&f.name);
         let ty = type_tokens(types, &f.ty);
@@ -381,17 +398,24 @@ fn derived_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Str
     let extra = def.extra.as_ref().map(|(field, ty)| {
         let field = ident(field);
         let ty = type_tokens(types, ty);
+        let flatten = derived.then(|| quote! { #[serde(flatten)] });
         quote! {
             /// Properties not listed above.
-            #[serde(flatten)]
+            #flatten
             pub #field: #ty,
         }
     });
-    let derives = serde_derives(true, true);
+    let (derives, container) = match serde {
+        StructSerde::Both => (serde_derives(true, true), quote! { #[serde(crate = #SERDE_CRATE)] }),
+        StructSerde::SerializeTagged { tag, value } => {
+            (serde_derives(true, false), quote! { #[serde(crate = #SERDE_CRATE, tag = #tag, rename = #value)] })
+        }
+        StructSerde::Neither => (TokenStream::new(), TokenStream::new()),
+    };
     quote! {
         #docs
         #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #derives)]
-        #[serde(crate = #SERDE_CRATE)]
+        #container
         pub struct #name {
             #(#fields)*
             #extra
@@ -402,7 +426,15 @@ fn derived_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Str
 /// A struct with constant properties: they are not fields; the type's own serializer writes
 /// them first and its deserializer checks them.
 fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &StructDef) -> TokenStream {
-    let plain = derived_struct_without_derive(types, name, docs, def);
+    // A single string constant is what serde's struct tag writes, first, as ours would.
+    let tag = match def.consts.as_slice() {
+        [c] if def.extra.is_none() => c.value.as_str().map(|value| (c.wire.as_str(), value)),
+        _ => None,
+    };
+    let plain = match tag {
+        Some((tag, value)) => struct_declaration(types, name, docs, def, StructSerde::SerializeTagged { tag, value }),
+        None => struct_declaration(types, name, docs, def, StructSerde::Neither),
+    };
     let const_items = def.consts.iter().map(|c| {
         let const_name = ident(&c.name);
         let wire = &c.wire;
@@ -442,6 +474,22 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
     let write_extra = def.extra.as_ref().map(|(field, _)| {
         let field = ident(field);
         quote! { for (key, value) in &self.#field { map.serialize_entry(key, value)?; } }
+    });
+    let serialize = tag.is_none().then(|| {
+        quote! {
+            impl ::eventfold::codegen::serde::Serialize for #name {
+                fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
+                    -> ::core::result::Result<S::Ok, S::Error>
+                {
+                    use ::eventfold::codegen::serde::ser::SerializeMap as _;
+                    let mut map = serializer.serialize_map(::core::option::Option::None)?;
+                    #(#write_consts)*
+                    #(#write_fields)*
+                    #write_extra
+                    map.end()
+                }
+            }
+        }
     });
     let wire_consts = def.consts.iter().map(|c| {
         let wire = &c.wire;
@@ -495,18 +543,7 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
         impl #name {
             #(#const_items)*
         }
-        impl ::eventfold::codegen::serde::Serialize for #name {
-            fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
-                -> ::core::result::Result<S::Ok, S::Error>
-            {
-                use ::eventfold::codegen::serde::ser::SerializeMap as _;
-                let mut map = serializer.serialize_map(::core::option::Option::None)?;
-                #(#write_consts)*
-                #(#write_fields)*
-                #write_extra
-                map.end()
-            }
-        }
+        #serialize
         impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(deserializer: D)
                 -> ::core::result::Result<Self, D::Error>
@@ -532,32 +569,6 @@ fn const_value_tokens(c: &ConstField) -> TokenStream {
         other => {
             let text = other.to_string();
             quote! { &::eventfold::codegen::wire::const_value(#text) }
-        }
-    }
-}
-
-/// The struct declaration alone, for types whose serde impls are written out.
-fn derived_struct_without_derive(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &StructDef) -> TokenStream {
-    let fields = def.fields.iter().map(|f| {
-        let field_doc = doc(f.doc.as_deref());
-        let field_name = ident(&f.name);
-        let ty = type_tokens(types, &f.ty);
-        quote! { #field_doc pub #field_name: #ty, }
-    });
-    let extra = def.extra.as_ref().map(|(field, ty)| {
-        let field = ident(field);
-        let ty = type_tokens(types, ty);
-        quote! {
-            /// Properties not listed above.
-            pub #field: #ty,
-        }
-    });
-    quote! {
-        #docs
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
-        pub struct #name {
-            #(#fields)*
-            #extra
         }
     }
 }
@@ -614,17 +625,19 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
     } else {
         quote! { self }
     };
-    let serializer = if channel.messages.is_empty() {
-        quote! { _serializer }
-    } else {
-        quote! { serializer }
-    };
+    // Untagged: a message is its payload's own serialization.
+    let serialize = serde_derives(true, false);
     let unknown_name = quote! {
         let _ = deserializer;
         ::core::result::Result::Err(<D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(name, Self::NAMES))
     };
+    // When every message's discriminator value is its name, decoding by name is decoding by tag.
+    let names_are_tags =
+        channel.discriminator.is_some() && channel.messages.iter().all(|m| m.tag.as_deref() == Some(m.key.as_str()));
     let named_body = if channel.messages.is_empty() {
         unknown_name
+    } else if names_are_tags {
+        quote! { <Self as ::eventfold::codegen::wire::Tagged>::deserialize_tag(name, deserializer) }
     } else {
         quote! {
             match name {
@@ -637,19 +650,10 @@ fn message_enum(types: &TypeSpace, channel: &ChannelIr) -> TokenStream {
         #[doc = #heading]
         #[doc = ""]
         #[doc = #wire_doc]
-        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+        #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq, #serialize)]
+        #[serde(crate = #SERDE_CRATE, untagged)]
         pub enum Message {
             #( #docs #variants(#payloads), )*
-        }
-
-        impl ::eventfold::codegen::serde::Serialize for Message {
-            fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, #serializer: S)
-                -> ::core::result::Result<S::Ok, S::Error>
-            {
-                match #matches_self {
-                    #( Self::#variants(payload) => ::eventfold::codegen::serde::Serialize::serialize(payload, serializer), )*
-                }
-            }
         }
 
         impl ::eventfold::codegen::ChannelMessage for Message {

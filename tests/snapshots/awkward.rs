@@ -18,25 +18,23 @@ pub mod user_events {
     pub const CHANNEL: &str = "user.events";
     /// The channel's address.
     pub const ADDRESS: &str = "users";
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(
+        crate = "::eventfold::codegen::serde",
+        tag = "kind",
+        rename = "user-created"
+    )]
     pub struct UserCreated {
         pub user: User,
     }
     impl UserCreated {
         /// The constant value of `kind`.
         pub const KIND: &'static str = "user-created";
-    }
-    impl ::eventfold::codegen::serde::Serialize for UserCreated {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("kind", "user-created")?;
-            map.serialize_entry("user", &self.user)?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for UserCreated {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -110,31 +108,24 @@ pub mod user_events {
             f.write_str(self.as_str())
         }
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", tag = "kind", rename = "UserCreated")]
     pub struct UserCreated2 {
         pub user: User,
+        #[serde(rename = "Option")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub option: ::core::option::Option<Option>,
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
+        pub wire: ::core::option::Option<Wire2>,
     }
     impl UserCreated2 {
         /// The constant value of `kind`.
         pub const KIND: &'static str = "UserCreated";
-    }
-    impl ::eventfold::codegen::serde::Serialize for UserCreated2 {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("kind", "UserCreated")?;
-            map.serialize_entry("user", &self.user)?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "Option",
-                &self.option,
-            )?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for UserCreated2 {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -148,6 +139,7 @@ pub mod user_events {
                 user: User,
                 #[serde(rename = "Option")]
                 option: ::core::option::Option<Option>,
+                wire: ::core::option::Option<Wire2>,
             }
             fn check_kind<'de, D: ::eventfold::codegen::serde::Deserializer<'de>>(
                 deserializer: D,
@@ -160,6 +152,7 @@ pub mod user_events {
             ::core::result::Result::Ok(Self {
                 user: wire.user,
                 option: wire.option,
+                wire: wire.wire,
             })
         }
     }
@@ -176,107 +169,76 @@ pub mod user_events {
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub box_: ::core::option::Option<bool>,
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+        ::eventfold::codegen::serde::Deserialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde")]
+    pub struct Wire2 {
+        #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
+        pub encoding: ::core::option::Option<::std::string::String>,
+    }
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", tag = "kind", rename = "type")]
     pub struct Type {
+        #[serde(rename = "type")]
         pub type_: ::std::string::String,
+        #[serde(rename = "self")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub self_: ::core::option::Option<bool>,
+        #[serde(rename = "Self")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub self_2: ::core::option::Option<bool>,
+        #[serde(rename = "crate")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub crate_: ::core::option::Option<i32>,
+        #[serde(rename = "async")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub async_: ::core::option::Option<::std::string::String>,
+        #[serde(rename = "1st")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub _1st: ::core::option::Option<i64>,
+        #[serde(rename = "")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub field: ::core::option::Option<::std::string::String>,
+        #[serde(rename = "größe")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub gr_e: ::core::option::Option<f64>,
+        #[serde(rename = "order-id")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub order_id: ::core::option::Option<::std::string::String>,
+        #[serde(rename = "orderId")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub order_id_2: ::core::option::Option<::std::string::String>,
         pub status: TypeStatus,
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub nested: ::core::option::Option<TypeNested>,
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub tags: ::core::option::Option<
             ::std::collections::BTreeMap<::std::string::String, ::std::string::String>,
         >,
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub maybe: ::core::option::Option<::std::string::String>,
+        #[serde(rename = "nullableInt")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub nullable_int: ::core::option::Option<i64>,
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub anything: ::core::option::Option<::eventfold::codegen::serde_json::Value>,
+        #[serde(rename = "Message")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub message: ::core::option::Option<Message2>,
     }
     impl Type {
         /// The constant value of `kind`.
         pub const KIND: &'static str = "type";
-    }
-    impl ::eventfold::codegen::serde::Serialize for Type {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("kind", "type")?;
-            map.serialize_entry("type", &self.type_)?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "self",
-                &self.self_,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "Self",
-                &self.self_2,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "crate",
-                &self.crate_,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "async",
-                &self.async_,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(&mut map, "1st", &self._1st)?;
-            ::eventfold::codegen::wire::serialize_if_some(&mut map, "", &self.field)?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "größe",
-                &self.gr_e,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "order-id",
-                &self.order_id,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "orderId",
-                &self.order_id_2,
-            )?;
-            map.serialize_entry("status", &self.status)?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "nested",
-                &self.nested,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(&mut map, "tags", &self.tags)?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "maybe",
-                &self.maybe,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "nullableInt",
-                &self.nullable_int,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "anything",
-                &self.anything,
-            )?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "Message",
-                &self.message,
-            )?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Type {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -435,7 +397,13 @@ pub mod user_events {
     /// The messages of channel `user.events`, one variant each.
     ///
     /// On the wire a message is its bare payload; its `kind` property tells which it is.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `user-created`
         ///
@@ -447,33 +415,6 @@ pub mod user_events {
         UserCreated2(UserCreated2),
         /// `type`
         Type(Type),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::UserCreated(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::UserCreated2(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::Type(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "user.events";
@@ -508,35 +449,10 @@ pub mod user_events {
             name: &str,
             deserializer: D,
         ) -> ::core::result::Result<Self, D::Error> {
-            match name {
-                "user-created" => {
-                    <UserCreated as ::eventfold::codegen::serde::Deserialize>::deserialize(
-                            deserializer,
-                        )
-                        .map(Self::UserCreated)
-                }
-                "UserCreated" => {
-                    <UserCreated2 as ::eventfold::codegen::serde::Deserialize>::deserialize(
-                            deserializer,
-                        )
-                        .map(Self::UserCreated2)
-                }
-                "type" => {
-                    <Type as ::eventfold::codegen::serde::Deserialize>::deserialize(
-                            deserializer,
-                        )
-                        .map(Self::Type)
-                }
-                _ => {
-                    let _ = deserializer;
-                    ::core::result::Result::Err(
-                        <D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(
-                            name,
-                            Self::NAMES,
-                        ),
-                    )
-                }
-            }
+            <Self as ::eventfold::codegen::wire::Tagged>::deserialize_tag(
+                name,
+                deserializer,
+            )
         }
     }
     impl ::eventfold::codegen::wire::Tagged for Message {
@@ -698,25 +614,16 @@ pub mod self_ {
     /// The messages of channel `Self`, one variant each.
     ///
     /// On the wire a message is its bare payload.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `ping`
         Ping(::std::string::String),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::Ping(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "Self";
@@ -864,33 +771,18 @@ pub mod tree_channel {
     /// The messages of channel `tree-channel`, one variant each.
     ///
     /// On the wire a message is its bare payload; its name travels beside it, and decoding is by name ([`ChannelMessage::deserialize_named`](::eventfold::codegen::ChannelMessage::deserialize_named)).
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `TreeChanged`
         TreeChanged(Tree),
         /// `Forest`
         Forest(::std::vec::Vec<Tree>),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::TreeChanged(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::Forest(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "tree-channel";

@@ -15,35 +15,33 @@ pub mod event_source_orders {
     /// The channel's address.
     pub const ADDRESS: &str = "/orders";
     /// A customer placed a new order.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(
+        crate = "::eventfold::codegen::serde",
+        tag = "eventType",
+        rename = "OrderNew"
+    )]
     pub struct OrderNew {
         /// The id of an order; the correlation id of its events.
+        #[serde(rename = "orderId")]
         pub order_id: OrderId,
+        #[serde(rename = "customerId")]
         pub customer_id: ::std::string::String,
         pub items: ::std::vec::Vec<OrderNewItemsItem>,
+        #[serde(rename = "placedAt")]
         pub placed_at: ::eventfold::codegen::Timestamp,
         /// A note from the customer.
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub note: ::core::option::Option<::std::string::String>,
     }
     impl OrderNew {
         /// The constant value of `eventType`.
         pub const EVENT_TYPE: &'static str = "OrderNew";
-    }
-    impl ::eventfold::codegen::serde::Serialize for OrderNew {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("eventType", "OrderNew")?;
-            map.serialize_entry("orderId", &self.order_id)?;
-            map.serialize_entry("customerId", &self.customer_id)?;
-            map.serialize_entry("items", &self.items)?;
-            map.serialize_entry("placedAt", &self.placed_at)?;
-            ::eventfold::codegen::wire::serialize_if_some(&mut map, "note", &self.note)?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for OrderNew {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -115,9 +113,20 @@ pub mod event_source_orders {
         #[serde(default, skip_serializing_if = "::core::option::Option::is_none")]
         pub trace_id: ::core::option::Option<::std::string::String>,
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(
+        crate = "::eventfold::codegen::serde",
+        tag = "eventType",
+        rename = "OrderPaymentReceived"
+    )]
     pub struct OrderPaymentReceived {
         /// The id of an order; the correlation id of its events.
+        #[serde(rename = "orderId")]
         pub order_id: OrderId,
         pub amount: f64,
         pub currency: OrderPaymentReceivedCurrency,
@@ -126,21 +135,6 @@ pub mod event_source_orders {
     impl OrderPaymentReceived {
         /// The constant value of `eventType`.
         pub const EVENT_TYPE: &'static str = "OrderPaymentReceived";
-    }
-    impl ::eventfold::codegen::serde::Serialize for OrderPaymentReceived {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("eventType", "OrderPaymentReceived")?;
-            map.serialize_entry("orderId", &self.order_id)?;
-            map.serialize_entry("amount", &self.amount)?;
-            map.serialize_entry("currency", &self.currency)?;
-            map.serialize_entry("method", &self.method)?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for OrderPaymentReceived {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -248,34 +242,29 @@ pub mod event_source_orders {
             f.write_str(self.as_str())
         }
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(
+        crate = "::eventfold::codegen::serde",
+        tag = "eventType",
+        rename = "OrderPreparing"
+    )]
     pub struct OrderPreparing {
         /// The id of an order; the correlation id of its events.
+        #[serde(rename = "orderId")]
         pub order_id: OrderId,
         pub warehouse: ::std::string::String,
+        #[serde(rename = "estimatedShipDate")]
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub estimated_ship_date: ::core::option::Option<::eventfold::codegen::Date>,
     }
     impl OrderPreparing {
         /// The constant value of `eventType`.
         pub const EVENT_TYPE: &'static str = "OrderPreparing";
-    }
-    impl ::eventfold::codegen::serde::Serialize for OrderPreparing {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("eventType", "OrderPreparing")?;
-            map.serialize_entry("orderId", &self.order_id)?;
-            map.serialize_entry("warehouse", &self.warehouse)?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "estimatedShipDate",
-                &self.estimated_ship_date,
-            )?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for OrderPreparing {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -307,32 +296,30 @@ pub mod event_source_orders {
             })
         }
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(
+        crate = "::eventfold::codegen::serde",
+        tag = "eventType",
+        rename = "OrderShipped"
+    )]
     pub struct OrderShipped {
         /// The id of an order; the correlation id of its events.
+        #[serde(rename = "orderId")]
         pub order_id: OrderId,
         pub carrier: ::std::string::String,
+        #[serde(rename = "trackingNumber")]
         pub tracking_number: ::std::string::String,
+        #[serde(rename = "shippedAt")]
         pub shipped_at: ::eventfold::codegen::Timestamp,
     }
     impl OrderShipped {
         /// The constant value of `eventType`.
         pub const EVENT_TYPE: &'static str = "OrderShipped";
-    }
-    impl ::eventfold::codegen::serde::Serialize for OrderShipped {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("eventType", "OrderShipped")?;
-            map.serialize_entry("orderId", &self.order_id)?;
-            map.serialize_entry("carrier", &self.carrier)?;
-            map.serialize_entry("trackingNumber", &self.tracking_number)?;
-            map.serialize_entry("shippedAt", &self.shipped_at)?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for OrderShipped {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -370,7 +357,13 @@ pub mod event_source_orders {
     /// The messages of channel `EventSourceOrders`, one variant each.
     ///
     /// On the wire a message is its bare payload; its `eventType` property tells which it is.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `OrderNew`
         ///
@@ -388,39 +381,6 @@ pub mod event_source_orders {
         ///
         /// The order left the warehouse with a carrier.
         OrderShipped(OrderShipped),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::OrderNew(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::OrderPaymentReceived(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::OrderPreparing(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::OrderShipped(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "EventSourceOrders";
@@ -468,41 +428,10 @@ pub mod event_source_orders {
             name: &str,
             deserializer: D,
         ) -> ::core::result::Result<Self, D::Error> {
-            match name {
-                "OrderNew" => {
-                    <OrderNew as ::eventfold::codegen::serde::Deserialize>::deserialize(
-                            deserializer,
-                        )
-                        .map(Self::OrderNew)
-                }
-                "OrderPaymentReceived" => {
-                    <OrderPaymentReceived as ::eventfold::codegen::serde::Deserialize>::deserialize(
-                            deserializer,
-                        )
-                        .map(Self::OrderPaymentReceived)
-                }
-                "OrderPreparing" => {
-                    <OrderPreparing as ::eventfold::codegen::serde::Deserialize>::deserialize(
-                            deserializer,
-                        )
-                        .map(Self::OrderPreparing)
-                }
-                "OrderShipped" => {
-                    <OrderShipped as ::eventfold::codegen::serde::Deserialize>::deserialize(
-                            deserializer,
-                        )
-                        .map(Self::OrderShipped)
-                }
-                _ => {
-                    let _ = deserializer;
-                    ::core::result::Result::Err(
-                        <D::Error as ::eventfold::codegen::serde::de::Error>::unknown_variant(
-                            name,
-                            Self::NAMES,
-                        ),
-                    )
-                }
-            }
+            <Self as ::eventfold::codegen::wire::Tagged>::deserialize_tag(
+                name,
+                deserializer,
+            )
         }
     }
     impl ::eventfold::codegen::wire::Tagged for Message {

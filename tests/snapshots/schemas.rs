@@ -104,25 +104,16 @@ pub mod shipments {
     /// What happened; `kind` tells which.
     ///
     /// Its `kind` property tells the alternatives apart.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Change {
         Packed(Packed),
         Left(Left),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Change {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::Packed(value) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(value, serializer)
-                }
-                Self::Left(value) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(value, serializer)
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::wire::Tagged for Change {
         const TAG: &'static str = "kind";
@@ -163,25 +154,19 @@ pub mod shipments {
             ::eventfold::codegen::wire::deserialize_tagged(deserializer)
         }
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", tag = "kind", rename = "packed")]
     pub struct Packed {
         pub boxes: i64,
     }
     impl Packed {
         /// The constant value of `kind`.
         pub const KIND: &'static str = "packed";
-    }
-    impl ::eventfold::codegen::serde::Serialize for Packed {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("kind", "packed")?;
-            map.serialize_entry("boxes", &self.boxes)?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Packed {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -205,25 +190,19 @@ pub mod shipments {
             ::core::result::Result::Ok(Self { boxes: wire.boxes })
         }
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", tag = "kind", rename = "left")]
     pub struct Left {
         pub carrier: ::std::string::String,
     }
     impl Left {
         /// The constant value of `kind`.
         pub const KIND: &'static str = "left";
-    }
-    impl ::eventfold::codegen::serde::Serialize for Left {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("kind", "left")?;
-            map.serialize_entry("carrier", &self.carrier)?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for Left {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -342,7 +321,13 @@ pub mod shipments {
     /// The messages of channel `shipments`, one variant each.
     ///
     /// On the wire a message is its bare payload; its name travels beside it, and decoding is by name ([`ChannelMessage::deserialize_named`](::eventfold::codegen::ChannelMessage::deserialize_named)).
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `ShipmentEvent`
         ShipmentEvent(ShipmentEvent),
@@ -350,33 +335,6 @@ pub mod shipments {
         Measurement(Measurement),
         /// `Legacy`
         Legacy(Legacy),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::ShipmentEvent(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::Measurement(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::Legacy(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "shipments";
@@ -572,25 +530,16 @@ pub mod quotes {
     /// The messages of channel `quotes`, one variant each.
     ///
     /// On the wire a message is its bare payload.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `QuoteRequest`
         QuoteRequest(QuoteRequest),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::QuoteRequest(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "quotes";
@@ -815,25 +764,16 @@ pub mod quote_replies {
     /// The messages of channel `quoteReplies`, one variant each.
     ///
     /// On the wire a message is its bare payload.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `Quote`
         Quote(Quote),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::Quote(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "quoteReplies";

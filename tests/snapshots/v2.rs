@@ -23,27 +23,21 @@ pub mod orders_order_id {
             &[("orderId", order_id)],
         )
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", tag = "type", rename = "created")]
     pub struct OrderCreated {
+        #[serde(rename = "orderId")]
         pub order_id: ::std::string::String,
         pub total: f64,
     }
     impl OrderCreated {
         /// The constant value of `type`.
         pub const TYPE: &'static str = "created";
-    }
-    impl ::eventfold::codegen::serde::Serialize for OrderCreated {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("type", "created")?;
-            map.serialize_entry("orderId", &self.order_id)?;
-            map.serialize_entry("total", &self.total)?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for OrderCreated {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -72,31 +66,22 @@ pub mod orders_order_id {
             })
         }
     }
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", tag = "type", rename = "cancelled")]
     pub struct OrderCancelled {
+        #[serde(rename = "orderId")]
         pub order_id: ::std::string::String,
+        #[serde(skip_serializing_if = "::core::option::Option::is_none")]
         pub reason: ::core::option::Option<::std::string::String>,
     }
     impl OrderCancelled {
         /// The constant value of `type`.
         pub const TYPE: &'static str = "cancelled";
-    }
-    impl ::eventfold::codegen::serde::Serialize for OrderCancelled {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            use ::eventfold::codegen::serde::ser::SerializeMap as _;
-            let mut map = serializer.serialize_map(::core::option::Option::None)?;
-            map.serialize_entry("type", "cancelled")?;
-            map.serialize_entry("orderId", &self.order_id)?;
-            ::eventfold::codegen::wire::serialize_if_some(
-                &mut map,
-                "reason",
-                &self.reason,
-            )?;
-            map.end()
-        }
     }
     impl<'de> ::eventfold::codegen::serde::Deserialize<'de> for OrderCancelled {
         fn deserialize<D: ::eventfold::codegen::serde::Deserializer<'de>>(
@@ -128,33 +113,18 @@ pub mod orders_order_id {
     /// The messages of channel `orders/{orderId}`, one variant each.
     ///
     /// On the wire a message is its bare payload; its `type` property tells which it is.
-    #[derive(::core::fmt::Debug, ::core::clone::Clone, ::core::cmp::PartialEq)]
+    #[derive(
+        ::core::fmt::Debug,
+        ::core::clone::Clone,
+        ::core::cmp::PartialEq,
+        ::eventfold::codegen::serde::Serialize,
+    )]
+    #[serde(crate = "::eventfold::codegen::serde", untagged)]
     pub enum Message {
         /// `OrderCreated`
         OrderCreated(OrderCreated),
         /// `OrderCancelled`
         OrderCancelled(OrderCancelled),
-    }
-    impl ::eventfold::codegen::serde::Serialize for Message {
-        fn serialize<S: ::eventfold::codegen::serde::Serializer>(
-            &self,
-            serializer: S,
-        ) -> ::core::result::Result<S::Ok, S::Error> {
-            match self {
-                Self::OrderCreated(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-                Self::OrderCancelled(payload) => {
-                    ::eventfold::codegen::serde::Serialize::serialize(
-                        payload,
-                        serializer,
-                    )
-                }
-            }
-        }
     }
     impl ::eventfold::codegen::ChannelMessage for Message {
         const CHANNEL: &'static str = "orders/{orderId}";

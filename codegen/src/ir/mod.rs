@@ -148,6 +148,8 @@ impl Model {
         let mut types = TypeSpace::default();
         types.formats_as_strings = options.formats_as_strings;
         types.names.reserve("Message");
+        // The private struct inside the checked `Deserialize` of a payload type with constants.
+        types.names.reserve("Wire");
         let mut modules = Namespace::default();
         let mut channels = Vec::new();
         // Operation names are claimed first, so that no payload type can take them.
