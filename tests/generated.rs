@@ -82,6 +82,16 @@ fn decoding_by_name_goes_straight_to_the_type_and_refuses_unknown_names() {
     assert!(error.contains("OrderLost"), "{error}");
     // The name must agree with the payload's own tag.
     assert!(eventfold::decode_json::<orders::Message>("OrderShipped", &payload).is_err());
+    // Bytes that are not UTF-8, or text after the payload, are errors that say where.
+    let mut bad = payload.clone();
+    let at = bad.windows(3).position(|w| w == b"o-1").unwrap() + 1;
+    bad[at] = 0xff;
+    let error = eventfold::decode_json::<orders::Message>("OrderNew", &bad).unwrap_err().to_string();
+    assert!(error.contains("invalid unicode") && error.contains("column"), "{error}");
+    let mut trailing = payload.clone();
+    trailing.extend_from_slice(b" {}");
+    let error = eventfold::decode_json::<orders::Message>("OrderNew", &trailing).unwrap_err().to_string();
+    assert!(error.contains("trailing characters"), "{error}");
 }
 
 #[test]

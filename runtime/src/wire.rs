@@ -386,9 +386,7 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replayed<'de, A> {
             return str_deserializer(tag, seed);
         }
         match self.pending.take() {
-            Some(Buffered::Raw(raw)) => {
-                seed.deserialize(&mut serde_json::Deserializer::from_str(raw)).map_err(de::Error::custom)
-            }
+            Some(Buffered::Raw(raw)) => seed.deserialize(RawText::<A::Error> { raw, error: PhantomData }),
             Some(Buffered::Value(value)) => seed.deserialize(JsonValue::<A::Error>(value, PhantomData)),
             None => self.map.next_value_seed(seed),
         }
@@ -396,6 +394,125 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replayed<'de, A> {
 
     fn size_hint(&self) -> Option<usize> {
         self.map.size_hint().map(|n| n + self.before.len() + usize::from(self.tag.is_some()))
+    }
+}
+
+/// A buffered value's raw JSON text as a deserializer with the error type of the surrounding
+/// input. A string without escapes (most buffered values) is handed over as the text between
+/// its quotes, as serde_json itself would hand it over: skipping it to buffer it was its one
+/// scan. Anything else is parsed from the text by serde_json.
+struct RawText<'de, E> {
+    raw: &'de str,
+    error: PhantomData<E>,
+}
+
+impl<'de, E: de::Error> RawText<'de, E> {
+    /// The text between the quotes, when the raw value is a string without escapes (the raw text
+    /// is valid JSON: serde_json checked it while skipping it).
+    fn plain_str(&self) -> Option<&'de str> {
+        let inner = self.raw.strip_prefix('"')?.strip_suffix('"')?;
+        (!inner.contains('\\')).then_some(inner)
+    }
+
+    fn parsed<T>(
+        self,
+        parse: impl FnOnce(&mut serde_json::Deserializer<serde_json::de::StrRead<'de>>) -> serde_json::Result<T>,
+    ) -> Result<T, E> {
+        parse(&mut serde_json::Deserializer::from_str(self.raw)).map_err(E::custom)
+    }
+}
+
+/// Methods that take a string token as serde_json does (`visit_borrowed_str`), and parse
+/// anything else.
+macro_rules! str_or_parsed {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+                match self.plain_str() {
+                    Some(text) => visitor.visit_borrowed_str(text),
+                    None => self.parsed(|json| json.$method(visitor)),
+                }
+            }
+        )*
+    };
+}
+
+/// Methods that serde_json answers differently for a string (bytes, numbers and the like, or an
+/// invalid type): always parsed, so the answer is serde_json's own.
+macro_rules! always_parsed {
+    ($($method:ident)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+                self.parsed(|json| json.$method(visitor))
+            }
+        )*
+    };
+}
+
+impl<'de, E: de::Error> Deserializer<'de> for RawText<'de, E> {
+    type Error = E;
+
+    str_or_parsed! { deserialize_any deserialize_str deserialize_string deserialize_identifier }
+
+    always_parsed! {
+        deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
+        deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 deserialize_f32
+        deserialize_f64 deserialize_char deserialize_bytes deserialize_byte_buf deserialize_unit
+        deserialize_seq deserialize_map deserialize_ignored_any
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
+        // Not `null`, so `Some` of the value — as serde_json does it.
+        match self.plain_str() {
+            Some(_) => visitor.visit_some(self),
+            None => self.parsed(|json| json.deserialize_option(visitor)),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, E> {
+        match self.plain_str() {
+            Some(_) if name != RAW_VALUE_TOKEN => visitor.visit_newtype_struct(self),
+            _ => self.parsed(|json| json.deserialize_newtype_struct(name, visitor)),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, E> {
+        // A string is a unit variant's name.
+        match self.plain_str() {
+            Some(text) => visitor.visit_enum(de::value::BorrowedStrDeserializer::new(text)),
+            None => self.parsed(|json| json.deserialize_enum(name, variants, visitor)),
+        }
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, E> {
+        self.parsed(|json| json.deserialize_unit_struct(name, visitor))
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, E> {
+        self.parsed(|json| json.deserialize_tuple(len, visitor))
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        len: usize,
+        visitor: V,
+    ) -> Result<V::Value, E> {
+        self.parsed(|json| json.deserialize_tuple_struct(name, len, visitor))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, E> {
+        self.parsed(|json| json.deserialize_struct(name, fields, visitor))
     }
 }
 
@@ -641,6 +758,78 @@ mod tagged_tests {
         assert!(bad.contains("invalid type"), "{bad}");
         assert!(serde_json::from_str::<E>(r#"{"x":1,"t":"A""#).is_err());
         assert!(serde_json::from_str::<E>(r#"{"x":[1,"t":"A"}"#).is_err());
+    }
+
+    /// Every shape a field can take, to be read from raw text replayed before a late tag.
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)] // compared through `Debug`
+    struct Shapes {
+        text: String,
+        empty: String,
+        escaped: String,
+        maybe: Option<String>,
+        #[serde(default)]
+        absent: Option<String>,
+        null: Option<String>,
+        colour: Colour,
+        id: Id,
+        letter: char,
+        uuid: uuid::Uuid,
+        at: crate::Timestamp,
+        count: u64,
+        ratio: f64,
+        flag: bool,
+        pair: (u8, String),
+        raw: Box<serde_json::value::RawValue>,
+        any: serde_json::Value,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Colour {
+        Red,
+    }
+
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Id(String);
+
+    #[derive(Debug)]
+    struct OnlyShapes(Shapes);
+
+    impl Tagged for OnlyShapes {
+        const TAG: &'static str = "t";
+        const TAGS: &'static [&'static str] = &["S"];
+
+        fn deserialize_tag<'de, D: Deserializer<'de>>(_: &str, deserializer: D) -> Result<Self, D::Error> {
+            serde::Deserialize::deserialize(deserializer).map(OnlyShapes)
+        }
+    }
+
+    fn late(text: &str) -> Result<Shapes, String> {
+        deserialize_tagged::<OnlyShapes, _>(&mut serde_json::Deserializer::from_str(text))
+            .map(|shapes| shapes.0)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn replayed_raw_values_decode_as_serde_json_decodes_them() {
+        let fields = r#""text":"plain","empty":"","escaped":"a\"b\u00e9","maybe":"yes","null":null,"colour":"red","id":"i-1","letter":"x","uuid":"0192f0c1-2b1e-4d43-9d3c-6a1e7c5d9b01","at":"2026-12-04T10:00:00Z","count":18446744073709551615,"ratio":-1.5e3,"flag":true,"pair":[7,"seven"],"raw":{"a":[1, 2]},"any":{"b":"c"}"#;
+        let direct: Shapes = serde_json::from_str(&format!("{{{fields}}}")).unwrap();
+        let replayed = late(&format!(r#"{{{fields},"t":"S"}}"#)).unwrap();
+        assert_eq!(direct.escaped, "a\"b\u{e9}");
+        assert_eq!(direct.raw.get(), r#"{"a":[1, 2]}"#);
+        assert_eq!(replayed.raw.get(), direct.raw.get());
+        let (mut direct, mut replayed) = (direct, replayed);
+        direct.raw = serde_json::value::RawValue::from_string("0".into()).unwrap();
+        replayed.raw = serde_json::value::RawValue::from_string("0".into()).unwrap();
+        assert_eq!(format!("{replayed:?}"), format!("{direct:?}"));
+        // A string where another type is wanted fails as serde_json fails, naming the type.
+        let error = late(r#"{"text":"plain","count":"many","t":"S"}"#).unwrap_err();
+        assert!(error.contains(r#"invalid type: string "many", expected u64"#), "{error}");
+        let error = late(r#"{"colour":"blue","t":"S"}"#).unwrap_err();
+        assert!(error.contains("unknown variant `blue`"), "{error}");
+        let error = late(r#"{"letter":"xy","t":"S"}"#).unwrap_err();
+        assert!(error.contains("expected a character"), "{error}");
     }
 
     #[test]
