@@ -10,7 +10,8 @@
 //! Run once with the tag first (as the generated serializer writes it) and once with the same
 //! events with the tag moved last. Prints the best of `EVENTFOLD_BENCH_ROUNDS` (default 5) rounds,
 //! interleaved, and the ratios the targets are stated in. `EVENTFOLD_BENCH_ORDERS` (default 250000,
-//! four events each) sets the size; `EVENTFOLD_BENCH_TAG=first` (or `last`) runs one half.
+//! four events each) sets the size; `EVENTFOLD_BENCH_TAG=first` (or `last`) runs one half;
+//! `EVENTFOLD_BENCH_READ=bytes` hands serde_json bytes rather than text checked once (see [`read`]).
 
 use std::time::Duration;
 
@@ -24,10 +25,10 @@ fn known_type(events: &Events) -> Totals {
     let mut totals = Totals::default();
     for (kind, _, json) in events.iter() {
         match kind {
-            0 => totals.apply_new(&serde_json::from_slice::<OrderNew>(json).expect("decodes")),
-            1 => totals.apply_paid(&serde_json::from_slice::<OrderPaymentReceived>(json).expect("decodes")),
-            2 => totals.apply_preparing(&serde_json::from_slice::<OrderPreparing>(json).expect("decodes")),
-            _ => totals.apply_shipped(&serde_json::from_slice::<OrderShipped>(json).expect("decodes")),
+            0 => totals.apply_new(&read::<OrderNew>(json).expect("decodes")),
+            1 => totals.apply_paid(&read::<OrderPaymentReceived>(json).expect("decodes")),
+            2 => totals.apply_preparing(&read::<OrderPreparing>(json).expect("decodes")),
+            _ => totals.apply_shipped(&read::<OrderShipped>(json).expect("decodes")),
         }
     }
     totals
@@ -36,7 +37,7 @@ fn known_type(events: &Events) -> Totals {
 fn generated(events: &Events) -> Totals {
     let mut totals = Totals::default();
     for (_, _, json) in events.iter() {
-        totals.apply(&serde_json::from_slice::<Message>(json).expect("decodes"));
+        totals.apply(&read::<Message>(json).expect("decodes"));
     }
     totals
 }
@@ -52,9 +53,29 @@ fn generated_by_name(events: &Events) -> Totals {
 fn serde_tag(events: &Events) -> Totals {
     let mut totals = Totals::default();
     for (_, _, json) in events.iter() {
-        totals.apply_hand(&serde_json::from_slice::<hand::Event>(json).expect("decodes"));
+        totals.apply_hand(&read::<hand::Event>(json).expect("decodes"));
     }
     totals
+}
+
+/// Whether events are read as bytes (`EVENTFOLD_BENCH_READ=bytes`) rather than as text.
+fn reads_bytes() -> bool {
+    static READ_BYTES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *READ_BYTES.get_or_init(|| std::env::var("EVENTFOLD_BENCH_READ").is_ok_and(|v| v == "bytes"))
+}
+
+/// One event's JSON, read the way `EVENTFOLD_BENCH_READ` says, the same for every decoder:
+/// `text` (the default) checks the bytes as UTF-8 once and parses the `&str`, as
+/// `eventfold::decode_json` does with what a store hands back; `bytes` gives serde_json the
+/// bytes, and it checks each string it reads as it goes.
+fn read<'a, T: serde::Deserialize<'a>>(json: &'a [u8]) -> serde_json::Result<T> {
+    if reads_bytes() {
+        return serde_json::from_slice(json);
+    }
+    match std::str::from_utf8(json) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(json),
+    }
 }
 
 type Decoder = (&'static str, fn(&Events) -> Totals);
@@ -91,8 +112,9 @@ fn main() {
     let rounds = env_usize("EVENTFOLD_BENCH_ROUNDS", 5);
     assert_eq!(Message::NAMES, eventfold_benches::KINDS);
     let (first, last) = order_events(orders);
+    let reader = if reads_bytes() { "bytes" } else { "text" };
     println!(
-        "decode + fold: {} events ({:.0} MB of JSON), best of {rounds} rounds",
+        "decode + fold: {} events ({:.0} MB of JSON, read as {reader}), best of {rounds} rounds",
         first.len(),
         first.bytes.len() as f64 / 1e6
     );
