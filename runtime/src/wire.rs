@@ -437,15 +437,58 @@ macro_rules! str_or_parsed {
     };
 }
 
-/// Methods that serde_json answers differently for a string (bytes, numbers and the like, or an
-/// invalid type): always parsed, so the answer is serde_json's own.
-macro_rules! always_parsed {
-    ($($method:ident)*) => {
+/// `Deserializer` methods that take only a visitor, each forwarded as
+/// `$forward!(self, method(visitor))`.
+macro_rules! forward_plain {
+    ($forward:ident: $($method:ident)*) => {
         $(
-            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
-                self.parsed(|json| json.$method(visitor))
+            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+                $forward!(self, $method(visitor))
             }
         )*
+    };
+}
+
+/// The `Deserializer` methods for unit structs, tuples, tuple structs and structs, each
+/// forwarded as `$forward!(self, method(arguments, visitor))`.
+macro_rules! forward_shapes {
+    ($forward:ident) => {
+        fn deserialize_unit_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $forward!(self, deserialize_unit_struct(name, visitor))
+        }
+
+        fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, Self::Error> {
+            $forward!(self, deserialize_tuple(len, visitor))
+        }
+
+        fn deserialize_tuple_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            len: usize,
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $forward!(self, deserialize_tuple_struct(name, len, visitor))
+        }
+
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            name: &'static str,
+            fields: &'static [&'static str],
+            visitor: V,
+        ) -> Result<V::Value, Self::Error> {
+            $forward!(self, deserialize_struct(name, fields, visitor))
+        }
+    };
+}
+
+/// Parses a [`RawText`] with serde_json and answers as it does.
+macro_rules! parse_raw {
+    ($this:ident, $method:ident($($argument:expr),*)) => {
+        $this.parsed(|json| json.$method($($argument),*))
     };
 }
 
@@ -454,7 +497,9 @@ impl<'de, E: de::Error> Deserializer<'de> for RawText<'de, E> {
 
     str_or_parsed! { deserialize_any deserialize_str deserialize_string deserialize_identifier }
 
-    always_parsed! {
+    // What serde_json answers differently for a string (bytes, numbers and the like, or an
+    // invalid type): always parsed, so the answer is serde_json's own.
+    forward_plain! { parse_raw:
         deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_i128
         deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_u128 deserialize_f32
         deserialize_f64 deserialize_char deserialize_bytes deserialize_byte_buf deserialize_unit
@@ -489,50 +534,23 @@ impl<'de, E: de::Error> Deserializer<'de> for RawText<'de, E> {
         }
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, E> {
-        self.parsed(|json| json.deserialize_unit_struct(name, visitor))
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, E> {
-        self.parsed(|json| json.deserialize_tuple(len, visitor))
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        self.parsed(|json| json.deserialize_tuple_struct(name, len, visitor))
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        self.parsed(|json| json.deserialize_struct(name, fields, visitor))
-    }
+    forward_shapes!(parse_raw);
 }
 
 /// A buffered JSON value as a deserializer with the error type of the surrounding input.
 struct JsonValue<E>(serde_json::Value, PhantomData<E>);
 
-macro_rules! forward_with_error {
-    ($($method:ident)*) => {
-        $(
-            fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, E> {
-                self.0.$method(visitor).map_err(E::custom)
-            }
-        )*
+/// Deserializes a [`JsonValue`] and gives its error the surrounding input's type.
+macro_rules! from_value {
+    ($this:ident, $method:ident($($argument:expr),*)) => {
+        $this.0.$method($($argument),*).map_err(E::custom)
     };
 }
 
 impl<'de, E: de::Error> Deserializer<'de> for JsonValue<E> {
     type Error = E;
 
-    forward_with_error! {
+    forward_plain! { from_value:
         deserialize_any deserialize_bool deserialize_i8 deserialize_i16 deserialize_i32
         deserialize_i64 deserialize_i128 deserialize_u8 deserialize_u16 deserialize_u32
         deserialize_u64 deserialize_u128 deserialize_f32 deserialize_f64 deserialize_char
@@ -541,34 +559,10 @@ impl<'de, E: de::Error> Deserializer<'de> for JsonValue<E> {
         deserialize_identifier deserialize_ignored_any
     }
 
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, E> {
-        self.0.deserialize_unit_struct(name, visitor).map_err(E::custom)
-    }
+    forward_shapes!(from_value);
 
     fn deserialize_newtype_struct<V: Visitor<'de>>(self, name: &'static str, visitor: V) -> Result<V::Value, E> {
         self.0.deserialize_newtype_struct(name, visitor).map_err(E::custom)
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, E> {
-        self.0.deserialize_tuple(len, visitor).map_err(E::custom)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        self.0.deserialize_tuple_struct(name, len, visitor).map_err(E::custom)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, E> {
-        self.0.deserialize_struct(name, fields, visitor).map_err(E::custom)
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
