@@ -824,6 +824,9 @@ mod tagged_tests {
         assert!(error.contains("unknown variant `blue`"), "{error}");
         let error = late(r#"{"letter":"xy","t":"S"}"#).unwrap_err();
         assert!(error.contains("expected a character"), "{error}");
+        // What is not JSON stays refused: a raw control character in a string before the tag.
+        let error = late("{\"text\":\"a\u{1}b\",\"t\":\"S\"}").unwrap_err();
+        assert!(error.contains("control character"), "{error}");
     }
 
     #[test]
