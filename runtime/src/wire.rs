@@ -78,8 +78,8 @@ pub trait Tagged: Sized {
 /// buffered: the tag is handed back to the variant's type and the rest of the map streams into
 /// it. Entries before a later discriminator are buffered and replayed to the variant. From
 /// serde_json's slice and string readers they are buffered as their raw JSON text (skipped over,
-/// not parsed, and parsed once when replayed); from any other deserializer as
-/// `serde_json::Value`s.
+/// not parsed); when replayed, a string without escapes is handed over as it stands and anything
+/// else is parsed once. From any other deserializer they are buffered as `serde_json::Value`s.
 pub fn deserialize_tagged<'de, T: Tagged, D: Deserializer<'de>>(deserializer: D) -> Result<T, D::Error> {
     deserializer.deserialize_map(TaggedVisitor(PhantomData))
 }
