@@ -443,54 +443,20 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
             Value::String(s) => quote! { #[doc = #text] pub const #const_name: &'static str = #s; },
             Value::Bool(b) => quote! { #[doc = #text] pub const #const_name: bool = #b; },
             Value::Number(n) => {
-                let literal = n.to_string();
                 if let Some(i) = n.as_i64() {
                     quote! { #[doc = #text] pub const #const_name: i64 = #i; }
                 } else if let Some(u) = n.as_u64() {
                     quote! { #[doc = #text] pub const #const_name: u64 = #u; }
                 } else {
                     let f = n.as_f64().unwrap_or_default();
-                    let _ = literal;
                     quote! { #[doc = #text] pub const #const_name: f64 = #f; }
                 }
             }
             _ => TokenStream::new(),
         }
     });
-    let write_consts = def.consts.iter().map(|c| {
-        let wire = &c.wire;
-        let value = const_value_tokens(c);
-        quote! { map.serialize_entry(#wire, #value)?; }
-    });
-    let write_fields = def.fields.iter().map(|f| {
-        let wire = &f.wire;
-        let field = ident(&f.name);
-        if !f.required && matches!(f.ty, TypeRef::Option(_)) {
-            quote! { ::eventfold::codegen::wire::serialize_if_some(&mut map, #wire, &self.#field)?; }
-        } else {
-            quote! { map.serialize_entry(#wire, &self.#field)?; }
-        }
-    });
-    let write_extra = def.extra.as_ref().map(|(field, _)| {
-        let field = ident(field);
-        quote! { for (key, value) in &self.#field { map.serialize_entry(key, value)?; } }
-    });
-    let serialize = tag.is_none().then(|| {
-        quote! {
-            impl ::eventfold::codegen::serde::Serialize for #name {
-                fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
-                    -> ::core::result::Result<S::Ok, S::Error>
-                {
-                    use ::eventfold::codegen::serde::ser::SerializeMap as _;
-                    let mut map = serializer.serialize_map(::core::option::Option::None)?;
-                    #(#write_consts)*
-                    #(#write_fields)*
-                    #write_extra
-                    map.end()
-                }
-            }
-        }
-    });
+    // Serde's struct tag writes the one string constant; any other shape is written out.
+    let serialize = tag.is_none().then(|| map_serializer(name, def));
     let wire_consts = def.consts.iter().map(|c| {
         let wire = &c.wire;
         let field = format_ident!("_const_{}", const_suffix(&c.name));
@@ -557,6 +523,43 @@ fn const_struct(types: &TypeSpace, name: &Ident, docs: &TokenStream, def: &Struc
                 }
                 #(#checks)*
                 #finish
+            }
+        }
+    }
+}
+
+/// The written-out `Serialize` of a struct with constants: the constants first, then the fields
+/// (optional ones only when present), then the other properties.
+fn map_serializer(name: &Ident, def: &StructDef) -> TokenStream {
+    let write_consts = def.consts.iter().map(|c| {
+        let wire = &c.wire;
+        let value = const_value_tokens(c);
+        quote! { map.serialize_entry(#wire, #value)?; }
+    });
+    let write_fields = def.fields.iter().map(|f| {
+        let wire = &f.wire;
+        let field = ident(&f.name);
+        if !f.required && matches!(f.ty, TypeRef::Option(_)) {
+            quote! { ::eventfold::codegen::wire::serialize_if_some(&mut map, #wire, &self.#field)?; }
+        } else {
+            quote! { map.serialize_entry(#wire, &self.#field)?; }
+        }
+    });
+    let write_extra = def.extra.as_ref().map(|(field, _)| {
+        let field = ident(field);
+        quote! { for (key, value) in &self.#field { map.serialize_entry(key, value)?; } }
+    });
+    quote! {
+        impl ::eventfold::codegen::serde::Serialize for #name {
+            fn serialize<S: ::eventfold::codegen::serde::Serializer>(&self, serializer: S)
+                -> ::core::result::Result<S::Ok, S::Error>
+            {
+                use ::eventfold::codegen::serde::ser::SerializeMap as _;
+                let mut map = serializer.serialize_map(::core::option::Option::None)?;
+                #(#write_consts)*
+                #(#write_fields)*
+                #write_extra
+                map.end()
             }
         }
     }
